@@ -1,0 +1,3 @@
+from tmuxweb.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""The ASGI application: routes, middleware, lifespan, error mapping."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from tmuxweb import commands, stream
+from tmuxweb.config import Config
+from tmuxweb.errors import BadRequest, TmuxWebError
+from tmuxweb.middleware import AccessLog, Authenticate, BodyLimit, HostCheck, OriginCheck, SecurityHeaders
+from tmuxweb.services import Services, services
+
+log = logging.getLogger("tmuxweb")
+
+
+def static_dir() -> Path:
+    """The UI files: inside the installed package, or the checkout's static/."""
+    packaged = Path(str(resources.files("tmuxweb"))) / "static"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "static"
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+async def index(request: Request) -> Response:
+    page = static_dir() / "index.html"
+    if not page.is_file():
+        return JSONResponse({"error": "the UI is not installed"}, status_code=404)
+    return FileResponse(page, media_type="text/html; charset=utf-8")
+
+
+async def list_sessions(request: Request) -> Response:
+    svc = services(request)
+    sessions = await svc.tmux.list_sessions()
+    return JSONResponse(
+        {"sessions": [s.to_json() for s in sessions], "default": svc.config.default_session}
+    )
+
+
+async def create_session(request: Request) -> Response:
+    svc = services(request)
+    commands.require_json(request)
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("malformed JSON") from None
+    if not isinstance(data, dict) or set(data) != {"name"}:
+        raise BadRequest('the body must be {"name": "..."}')
+    info = await svc.tmux.create(data["name"])
+    return JSONResponse(info.to_json(), status_code=201)
+
+
+async def ticket(request: Request) -> Response:
+    svc = services(request)
+    return JSONResponse({"ticket": svc.tickets.issue(), "expires_in": int(svc.config.ticket_ttl)})
+
+
+# -- errors: the one place exceptions become responses --------------------------
+
+
+async def on_tmuxweb_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TmuxWebError)
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+def create_app(config: Config) -> Starlette:
+    svc = Services.create(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        reaped = await svc.tmux.reap_orphans()
+        if reaped:
+            log.warning("ended %d control client(s) left behind by an earlier tmuxweb", reaped)
+        try:
+            yield {"services": svc}
+        finally:
+            await svc.tmux.close()
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/", index),
+        Route("/api/sessions", list_sessions, methods=["GET"]),
+        Route("/api/sessions", create_session, methods=["POST"]),
+        Route("/api/ticket", ticket, methods=["POST"]),
+        Route("/events", stream.events, methods=["GET"]),
+        Route("/commands", commands.post_command, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
+    ]
+    middleware = [
+        Middleware(AccessLog),
+        Middleware(SecurityHeaders),
+        Middleware(HostCheck, config=config),
+        Middleware(OriginCheck, config=config),
+        Middleware(BodyLimit, limit=config.max_body),
+        Middleware(Authenticate, config=config, tickets=svc.tickets),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={
+            TmuxWebError: on_tmuxweb_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+    )

@@ -1,0 +1,145 @@
+"""Secrets: the access token, single-use stream tickets, session tokens.
+
+Every secret we mint has 256 bits of randomness. Only hashes of tickets and
+session tokens are kept, so a memory dump of the maps reveals nothing usable,
+and lookups by hash cannot leak a secret's prefix through timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from tmuxweb.config import Secret
+from tmuxweb.errors import Conflict, Forbidden
+from tmuxweb.tmux.hub import SessionHub
+
+# Bearer tokens are base64url; anything else is refused before comparing.
+MAX_SECRET_LENGTH = 256
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "replace")).digest()
+
+
+def token_matches(presented: str, token: Secret) -> bool:
+    """Constant-time comparison of a presented access token."""
+    if not presented or len(presented) > MAX_SECRET_LENGTH:
+        return False
+    return hmac.compare_digest(_digest(presented), _digest(token.reveal()))
+
+
+class Tickets:
+    """Single-use, short-lived tickets that let EventSource open a stream.
+
+    A browser cannot put a header on an EventSource request, and the access
+    token must never appear in a URL; a ticket may, because it dies on first
+    use and within `ttl` seconds anyway.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._expiry: dict[bytes, float] = {}
+
+    def issue(self) -> str:
+        self._prune()
+        ticket = new_secret()
+        self._expiry[_digest(ticket)] = time.monotonic() + self._ttl
+        return ticket
+
+    def redeem(self, ticket: str) -> bool:
+        if not ticket or len(ticket) > MAX_SECRET_LENGTH:
+            return False
+        expiry = self._expiry.pop(_digest(ticket), None)
+        return expiry is not None and expiry >= time.monotonic()
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, t in self._expiry.items() if t < now]:
+            del self._expiry[key]
+
+
+@dataclass(eq=False)
+class Connection:
+    """One open event stream: its session token and its command order."""
+
+    id: str
+    hub: SessionHub
+    token_hash: bytes
+    next_seq: int = 1
+    closed: bool = False
+    _turn: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def in_turn(self, seq: int | None, wait: float) -> None:
+        """Wait until the command numbered `seq` is next; then claim it.
+
+        Browsers send commands over several HTTP connections, so requests
+        can overtake each other; the numbers put them back in order.
+        """
+        if seq is None:
+            return
+        async with self._turn:
+            if seq < self.next_seq:
+                raise Conflict(f"command {seq} was already executed")
+            try:
+                await asyncio.wait_for(
+                    self._turn.wait_for(lambda: self.next_seq == seq or self.closed), wait
+                )
+            except TimeoutError:
+                raise Conflict(f"command {seq} arrived but {self.next_seq} never did") from None
+            if self.closed:
+                raise Forbidden("the stream of this session token has closed")
+
+    async def done(self, seq: int | None) -> None:
+        if seq is None:
+            return
+        async with self._turn:
+            if seq == self.next_seq:
+                self.next_seq += 1
+            self._turn.notify_all()
+
+    async def close(self) -> None:
+        self.closed = True
+        async with self._turn:
+            self._turn.notify_all()
+
+
+class Connections:
+    """Session tokens of the open streams, bound to their session."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[bytes, Connection] = {}
+
+    def open(self, hub: SessionHub) -> tuple[Connection, str]:
+        token = new_secret()
+        conn = Connection(id=secrets.token_hex(8), hub=hub, token_hash=_digest(token))
+        self._by_token[conn.token_hash] = conn
+        return conn, token
+
+    def find(self, token: str | None, session: str) -> Connection:
+        """The open stream a session token belongs to, if it is `session`'s."""
+        if not token:
+            raise Forbidden("missing X-Session-Token")
+        if len(token) > MAX_SECRET_LENGTH:
+            raise Forbidden("invalid session token")
+        conn = self._by_token.get(_digest(token))
+        if conn is None or conn.closed:
+            raise Forbidden("invalid or expired session token")
+        if session not in (conn.hub.name, conn.hub.session_id):
+            raise Forbidden("session token belongs to another session")
+        return conn
+
+    async def close(self, conn: Connection) -> None:
+        self._by_token.pop(conn.token_hash, None)
+        await conn.close()
+
+    def __len__(self) -> int:
+        return len(self._by_token)

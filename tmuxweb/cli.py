@@ -1,0 +1,257 @@
+"""`tmuxweb [serve] [options]`: parse and validate options, prepare the
+token, bind, print the link, run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import socket
+import stat
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import NoReturn
+
+import uvicorn
+
+from tmuxweb import __version__
+from tmuxweb.auth import new_secret
+from tmuxweb.config import Config, Secret, bracket_ipv6, is_loopback
+from tmuxweb.errors import BadRequest
+from tmuxweb.tmux.commands import check_session_name
+
+DEFAULT_PORT = 7280
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{22,256}")
+
+
+class UsageError(Exception):
+    """A misused option: one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="tmuxweb",
+        description="Serve your tmux sessions to a browser. Prints one link to open.",
+    )
+    p.add_argument("--version", action="version", version=f"tmuxweb {__version__}")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", default=DEFAULT_PORT, type=_port, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("-L", "--socket-name", help="tmux server socket name, as tmux -L")
+    where.add_argument("-S", "--socket-path", help="tmux server socket path, as tmux -S")
+    p.add_argument("--session", default="main", help="session for clients that name none (created if missing; default main)")
+    p.add_argument("--token-file", type=Path, help="read the access token from this file, or create it (mode 0600)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME", help="also accept this Host header name (repeatable)")
+    p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN", help="also accept this Origin, e.g. https://example.com (repeatable)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return int(text)
+
+
+def _check_host(host: str) -> str:
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in bare else socket.AF_INET, bare)
+        return bare
+    except OSError:
+        pass
+    if ":" in bare or not _HOSTNAME.fullmatch(bare):
+        raise UsageError(f"--host: not an address or host name: {host!r}")
+    return bare
+
+
+def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
+    args = build_parser().parse_args(list(argv))
+    host = _check_host(args.host)
+    for name in args.allowed_host:
+        if not _HOSTNAME.fullmatch(name.strip("[]")) and ":" not in name:
+            raise UsageError(f"--allowed-host: not a host name: {name!r}")
+    for origin in args.allowed_origin:
+        if not _ORIGIN.fullmatch(origin.rstrip("/")):
+            raise UsageError(f"--allowed-origin: not an origin like https://host[:port]: {origin!r}")
+    if args.socket_name is not None and (not args.socket_name or "/" in args.socket_name):
+        raise UsageError("-L/--socket-name: a name, not a path (use -S for a path)")
+    try:
+        check_session_name(args.session)
+    except BadRequest as err:
+        raise UsageError(f"--session: {err.message}") from None
+    config = Config(
+        token=Secret(""),  # replaced once the port is known (see main)
+        host=host,
+        port=args.port,
+        socket_name=args.socket_name,
+        socket_path=args.socket_path,
+        default_session=args.session,
+        token_file=args.token_file,
+        allowed_hosts=tuple(h.lower() for h in args.allowed_host),
+        allowed_origins=tuple(args.allowed_origin),
+    )
+    return config, args
+
+
+# -- the token -------------------------------------------------------------------
+
+
+def load_or_create_token(path: Path) -> str:
+    """The token in `path`; the file is created (0600) when it does not exist."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_token(path)
+    except OSError as err:
+        raise UsageError(f"--token-file: cannot create {path}: {err.strerror}") from None
+    token = new_secret()
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+def _read_token(path: Path) -> str:
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"--token-file: {path} is not a regular file")
+        if info.st_mode & 0o077:
+            raise UsageError(
+                f"--token-file: {path} is readable by group or others; run: chmod 600 {path}"
+            )
+        token = path.read_text().strip()
+    except OSError as err:
+        raise UsageError(f"--token-file: cannot read {path}: {err.strerror}") from None
+    if not _TOKEN.fullmatch(token):
+        raise UsageError(f"--token-file: {path} does not hold a token of at least 22 URL-safe characters")
+    return token
+
+
+def runtime_dir() -> Path:
+    """Per-user directory for the generated token file."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    if base and Path(base).is_dir():
+        return Path(base) / "tmuxweb"
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "tmuxweb"
+
+
+def write_fresh_token(port: int) -> tuple[str, Path]:
+    directory = runtime_dir()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / f"token-{port}"
+    path.unlink(missing_ok=True)
+    token = new_secret()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token, path
+
+
+# -- binding and running -----------------------------------------------------------
+
+
+def bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        raise UsageError(f"--host: cannot resolve {host!r}: {err.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        raise UsageError(f"cannot listen on {host} port {port}: {err.strerror}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def link_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return bracket_ipv6(host)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        argv = argv[1:]
+    try:
+        config, args = parse_config(argv)
+        token_path = config.token_file
+        token = load_or_create_token(token_path) if token_path is not None else None
+        sock = bind(config.host, config.port)
+    except UsageError as err:
+        print(f"tmuxweb: error: {err}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    generated: Path | None = None
+    if token is None:
+        token, generated = write_fresh_token(port)
+    config = replace(config, port=port, token=Secret(token))
+    _configure_logging(args.log_level)
+    if not is_loopback(config.host):
+        print(
+            f"tmuxweb: warning: listening on {config.host}, reachable from other machines. "
+            "Anyone who can reach this port can try to guess the token, and without TLS "
+            "the token and your terminal travel in clear text. Prefer binding to 127.0.0.1 "
+            "and using an SSH tunnel (ssh -L), a VPN, or a reverse proxy with TLS (see SECURITY.md).",
+            file=sys.stderr,
+        )
+    print(f"tmuxweb {__version__}: serving tmux {_describe_socket(config)} on {link_host(config.host)}:{port}", file=sys.stderr)
+    print(f"token file: {generated or token_path}", file=sys.stderr)
+    # The one place the token is shown: in the URL fragment, which browsers
+    # never send to a server.
+    print(f"http://{link_host(config.host)}:{port}/#token={token}", flush=True)
+    try:
+        _serve(config, sock)
+    finally:
+        if generated is not None:
+            generated.unlink(missing_ok=True)
+    return 0
+
+
+def _describe_socket(config: Config) -> str:
+    if config.socket_path:
+        return f"socket {config.socket_path}"
+    return f"server {config.socket_name or 'default'}"
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _serve(config: Config, sock: socket.socket) -> None:
+    from tmuxweb.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            log_config=None,
+            access_log=False,  # ours leaves out query strings
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=3,
+            timeout_keep_alive=5,
+            lifespan="on",
+        )
+    )
+    server.run(sockets=[sock])

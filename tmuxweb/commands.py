@@ -1,0 +1,191 @@
+"""`POST /commands`: validate a typed command, then hand tmux command lines
+to the session's control client in the connection's order.
+
+Everything is checked before anything is written to tmux: the JSON shape,
+the command type, each field, and that every target is an id of the stream's
+own session. A command that fails a check executes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tmuxweb.errors import BadRequest, NotFound, UnsupportedMedia
+from tmuxweb.services import services
+from tmuxweb.tmux import commands as tmux
+from tmuxweb.tmux.hub import SessionHub
+from tmuxweb.tmux.client import check_answers
+
+MAX_SIZE = 1000
+
+Builder = Callable[[dict[str, Any], SessionHub], list[str]]
+
+
+def _fields(data: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    allowed = {"type", "seq", *required, *optional}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r} for {data['type']}"[:120])
+    for name in required:
+        if name not in data:
+            raise BadRequest(f"{data['type']} needs {name!r}")
+
+
+def _pane(data: dict[str, Any], hub: SessionHub) -> str:
+    pane = tmux.check_pane(data.get("pane"))
+    if pane not in hub.structure.panes:
+        raise NotFound(f"no pane {pane} in this session")
+    return pane
+
+
+def _window(data: dict[str, Any], hub: SessionHub) -> str:
+    window = tmux.check_window(data.get("window"))
+    if window not in hub.structure.windows:
+        raise NotFound(f"no window {window} in this session")
+    return window
+
+
+def _size(value: object, what: str) -> int:
+    if type(value) is not int or not 2 <= value <= MAX_SIZE:
+        raise BadRequest(f"{what} must be an integer from 2 to {MAX_SIZE}")
+    return value
+
+
+def _input(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane", "text"))
+    raw = tmux.encode_text(data["text"])
+    if not raw:
+        raise BadRequest("text must not be empty")
+    return tmux.send_bytes(_pane(data, hub), raw)
+
+
+def _keys(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane", "keys"))
+    keys = tmux.check_keys(data["keys"])
+    return tmux.send_keys(_pane(data, hub), keys)
+
+
+def _paste(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane", "text"))
+    tmux.encode_text(data["text"])
+    if not data["text"]:
+        raise BadRequest("text must not be empty")
+    return tmux.paste(_pane(data, hub), data["text"], hub.paste_buffer_name())
+
+
+def _resize(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("cols", "rows"))
+    return tmux.resize_client(_size(data["cols"], "cols"), _size(data["rows"], "rows"))
+
+
+def _select_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane",))
+    return tmux.select_pane(_pane(data, hub))
+
+
+def _select_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("window",))
+    return tmux.select_window(_window(data, hub))
+
+
+def _split(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane", "direction"))
+    direction = data["direction"]
+    if direction not in ("horizontal", "vertical"):
+        raise BadRequest("direction must be 'horizontal' or 'vertical'")
+    return tmux.split(_pane(data, hub), horizontal=direction == "horizontal")
+
+
+def _kill_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane",))
+    return tmux.kill_pane(_pane(data, hub))
+
+
+def _new_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, (), ("name",))
+    name = tmux.check_name(data["name"], "window name") if "name" in data else None
+    return tmux.new_window(hub.session_id, name)
+
+
+def _kill_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("window",))
+    return tmux.kill_window(_window(data, hub))
+
+
+def _rename_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("window", "name"))
+    name = tmux.check_name(data["name"], "window name")
+    return tmux.rename_window(_window(data, hub), name)
+
+
+def _zoom(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane",))
+    return tmux.zoom(_pane(data, hub))
+
+
+BUILDERS: dict[str, Builder] = {
+    "input": _input,
+    "keys": _keys,
+    "paste": _paste,
+    "resize": _resize,
+    "select-pane": _select_pane,
+    "select-window": _select_window,
+    "split": _split,
+    "kill-pane": _kill_pane,
+    "new-window": _new_window,
+    "kill-window": _kill_window,
+    "rename-window": _rename_window,
+    "zoom": _zoom,
+}
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("malformed JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in BUILDERS:
+        raise BadRequest(f"unknown command type {kind!r}"[:120])
+    return data
+
+
+def parse_seq(data: dict[str, Any]) -> int | None:
+    seq = data.get("seq")
+    if seq is None:
+        return None
+    if type(seq) is not int or not 1 <= seq < 2**53:
+        raise BadRequest("seq must be a positive integer")
+    return seq
+
+
+def require_json(request: Request) -> None:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMedia("the body must be application/json")
+
+
+async def post_command(request: Request) -> Response:
+    svc = services(request)
+    require_json(request)
+    data = parse_body(await request.body())
+    seq = parse_seq(data)
+    name = request.query_params.get("session") or svc.config.default_session
+    conn = svc.connections.find(request.headers.get("x-session-token"), tmux.check_session_name(name))
+    hub = conn.hub
+    await conn.in_turn(seq, svc.config.seq_wait)
+    try:
+        lines = BUILDERS[data["type"]](data, hub)
+        futures = hub.send(lines)
+    finally:
+        await conn.done(seq)
+    check_answers(list(await asyncio.gather(*futures)))
+    return JSONResponse({"ok": True})

@@ -1,0 +1,120 @@
+"""The one settings object, built once (by the CLI or a test) and passed down."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything the server needs to know, validated by the CLI."""
+
+    token: Secret
+    host: str = "127.0.0.1"
+    port: int = 7280
+    socket_name: str | None = None
+    socket_path: str | None = None
+    default_session: str = "main"
+    token_file: Path | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    tmux_bin: str = "tmux"
+    # Request bodies above this are refused with 413 before they are parsed.
+    max_body: int = 64 * 1024
+    # SSE comment interval; below common proxy idle timeouts (nginx: 60 s).
+    heartbeat: float = 15.0
+    # Lines of scrollback in a snapshot. A full-history capture freezes tmux
+    # for ~170 ms per 50k lines, so it is bounded.
+    history_lines: int = 1000
+    # Per-watcher queue bound. A watcher whose backlog grows past it is
+    # resynchronised from a fresh snapshot instead of growing memory.
+    watcher_queue_bytes: int = 2 * 1024 * 1024
+    # Recent events kept per session (for resuming streams and for the
+    # output that arrives between two captures of one pane).
+    recent_bytes: int = 4 * 1024 * 1024
+    # A stream whose socket accepts nothing for this long is closed.
+    send_timeout: float = 30.0
+    # Keep the control client this long after the last watcher leaves, so a
+    # page reload does not re-attach.
+    linger: float = 2.0
+    # tmux pauses a pane whose output the control client is this many
+    # seconds behind on (refresh-client -f pause-after), bounding tmux's
+    # memory; we then resume it and re-capture the pane.
+    pause_after: int = 2
+    ticket_ttl: float = 60.0
+    # How long a command waits for its predecessor's sequence number.
+    seq_wait: float = 5.0
+
+    def tmux_socket_args(self) -> list[str]:
+        """The flags that select the tmux server, exactly as tmux takes them."""
+        if self.socket_path:
+            return ["-S", self.socket_path]
+        if self.socket_name:
+            return ["-L", self.socket_name]
+        return []
+
+    def host_allowed(self, host: str) -> bool:
+        """Host header check: loopback names on any port, plus allowed names."""
+        name = strip_port(host).lower()
+        if name in LOOPBACK_HOSTS or name in (h.lower() for h in self.allowed_hosts):
+            return True
+        # The address we are bound to, when it is an explicit IP literal:
+        # a rebinding attacker cannot make a browser send that as the Host of
+        # their own origin, so it is as safe as the loopback names.
+        bound = bracket_ipv6(self.host)
+        return _is_ip_literal(self.host) and not _is_wildcard(self.host) and name == bound.lower()
+
+
+def strip_port(host: str) -> str:
+    """`example.com:8080` → `example.com`; `[::1]:80` → `[::1]`."""
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1] if end != -1 else host
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    return host
+
+
+def bracket_ipv6(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_wildcard(host: str) -> bool:
+    return _is_ip_literal(host) and ipaddress.ip_address(host.strip("[]")).is_unspecified
+
+
+def is_loopback(host: str) -> bool:
+    """True when binding `host` exposes the server to this machine only."""
+    if host.lower() == "localhost":
+        return True
+    return _is_ip_literal(host) and ipaddress.ip_address(host.strip("[]")).is_loopback

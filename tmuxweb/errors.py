@@ -1,0 +1,93 @@
+"""The exceptions tmuxweb raises, and the one place they become HTTP statuses.
+
+Hierarchy::
+
+    TmuxWebError                 base; never raised itself
+    ├── BadRequest          400  malformed JSON, unknown command, bad target or name
+    ├── Unauthorized        401  missing or wrong access token or ticket
+    ├── Forbidden           403  Host/Origin not allowed; bad, expired or foreign session token
+    ├── NotFound            404  unknown session, window, pane or route
+    ├── Conflict            409  a repeated command sequence number
+    ├── TmuxRefused         409  tmux answered a command with %error (message is tmux's)
+    ├── PayloadTooLarge     413  request body over the limit
+    ├── UnsupportedMedia    415  a request body that is not JSON
+    └── TmuxUnavailable     503  tmux is not reachable: server gone, control client exited
+
+Handlers raise these; `app.py` maps them to `{"error": message}` responses
+with `status` below, so no traceback and no foreign exception ever reaches a
+client.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+
+class TmuxWebError(Exception):
+    """Base of every error tmuxweb reports to a client."""
+
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(TmuxWebError):
+    """Raised when a request is malformed: JSON, command type, target or name."""
+
+    status = 400
+
+
+class Unauthorized(TmuxWebError):
+    """Raised when the access token or ticket is missing or wrong."""
+
+    status = 401
+
+
+class Forbidden(TmuxWebError):
+    """Raised for a disallowed Host/Origin or a bad session token."""
+
+    status = 403
+
+
+class NotFound(TmuxWebError):
+    """Raised when a session, window, pane or route does not exist."""
+
+    status = 404
+
+
+class Conflict(TmuxWebError):
+    """Raised when a command's sequence number was already used."""
+
+    status = 409
+
+
+class TmuxRefused(TmuxWebError):
+    """Raised when tmux answers a command with %error."""
+
+    status = 409
+
+
+class PayloadTooLarge(TmuxWebError):
+    """Raised when a request body exceeds the configured limit."""
+
+    status = 413
+
+
+class UnsupportedMedia(TmuxWebError):
+    """Raised when a request body is not application/json."""
+
+    status = 415
+
+
+class TmuxUnavailable(TmuxWebError):
+    """Raised when tmux cannot be reached (server gone, client exited)."""
+
+    status = 503
+
+
+def error_body(message: str) -> bytes:
+    """The JSON body of every error response, shared by routes and middleware."""
+    return json.dumps({"error": message}).encode()

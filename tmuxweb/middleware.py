@@ -1,0 +1,234 @@
+"""Pure ASGI middleware in front of every route, the SSE stream included.
+
+Order, outermost first (see `app.py`):
+
+1. AccessLog       one line per request; the path without its query string
+2. SecurityHeaders CSP, frame and sniffing protection on every response
+3. HostCheck       Host allow-list, before anything else looks at the request
+4. OriginCheck     the stream and every state-changing request
+5. BodyLimit       413 above the configured size, before anything parses it
+6. Authenticate    bearer token (or a single-use ticket on /events)
+
+Pure ASGI rather than BaseHTTPMiddleware, which is documented to misbehave
+with streaming responses.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tmuxweb.auth import Tickets, token_matches
+from tmuxweb.config import Config
+from tmuxweb.errors import PayloadTooLarge, error_body
+
+access_log = logging.getLogger("tmuxweb.access")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_public(path: str) -> bool:
+    """Routes that need no token: health and the UI's static files."""
+    return path in ("/", "/healthz", "/index.html", "/favicon.ico") or path.startswith("/static/")
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def send_error(send: Send, status: int, message: str, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    body = error_body(message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class AccessLog:
+    """Logs method, path (never the query: it may hold a ticket), status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 0
+
+        async def logged_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged_send)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            access_log.info(
+                '%s "%s %s" %d %.1fms',
+                client[0],
+                scope["method"],
+                scope["path"],
+                status,
+                (time.monotonic() - started) * 1000,
+            )
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() != b"cache-control" or not static
+                ]
+                headers.extend(_SECURITY_HEADERS)
+                if not static and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                if static:
+                    headers.append((b"cache-control", b"no-cache"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class HostCheck:
+    """Refuse any Host not on the allow-list: this defeats DNS rebinding."""
+
+    def __init__(self, app: ASGIApp, config: Config) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = header(scope, b"host")
+            if not host or not self.config.host_allowed(host):
+                await send_error(send, 403, "host not allowed")
+                return
+        await self.app(scope, receive, send)
+
+
+class OriginCheck:
+    """A request that carries a foreign Origin may not open the stream or
+    change anything. No CORS headers are ever sent, so browsers also keep
+    foreign pages from reading any response."""
+
+    def __init__(self, app: ASGIApp, config: Config) -> None:
+        self.app = app
+        self.allowed = frozenset(o.rstrip("/").lower() for o in config.allowed_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._guarded(scope):
+            origin = header(scope, b"origin")
+            if origin is not None and not self._allowed(scope, origin):
+                await send_error(send, 403, "origin not allowed")
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _guarded(scope: Scope) -> bool:
+        return scope["method"] not in _SAFE_METHODS or scope["path"] == "/events"
+
+    def _allowed(self, scope: Scope, origin: str) -> bool:
+        origin = origin.rstrip("/").lower()
+        own = f"{scope.get('scheme', 'http')}://{(header(scope, b'host') or '').lower()}"
+        return origin == own or origin in self.allowed
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = header(scope, b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await send_error(send, 413, f"request body over {self.limit} bytes")
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            # A chunked body has no Content-Length: count as the handler
+            # reads; the error surfaces in the handler as a 413.
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLarge(f"request body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class Authenticate:
+    """Bearer token on every non-public route; a ticket may stand in for it
+    on `GET /events` (EventSource cannot send headers)."""
+
+    def __init__(self, app: ASGIApp, config: Config, tickets: Tickets) -> None:
+        self.app = app
+        self.config = config
+        self.tickets = tickets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not is_public(scope["path"]):
+            if not self._authenticated(scope):
+                await send_error(send, 401, "missing or invalid access token", [(b"www-authenticate", b"Bearer")])
+                return
+        await self.app(scope, receive, send)
+
+    def _authenticated(self, scope: Scope) -> bool:
+        authorization = header(scope, b"authorization")
+        if authorization is not None:
+            scheme, _, presented = authorization.partition(" ")
+            return scheme.lower() == "bearer" and token_matches(presented.strip(), self.config.token)
+        if scope["path"] == "/events" and scope["method"] == "GET":
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            tickets = query.get("ticket", [])
+            return len(tickets) == 1 and self.tickets.redeem(tickets[0])
+        return False

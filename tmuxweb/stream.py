@@ -1,0 +1,104 @@
+"""`GET /events`: the Server-Sent Events stream of one tmux session.
+
+A watcher subscribes to the hub first and snapshots second, so nothing that
+happens in between is missed; the snapshot's anchors then drop what it
+already shows. After that the stream forwards the hub's pre-encoded events,
+joining whatever has queued up into one write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tmuxweb.auth import Connection
+from tmuxweb.errors import TmuxUnavailable
+from tmuxweb.services import Services, services
+from tmuxweb.tmux.commands import check_session_name
+from tmuxweb.tmux.hub import SessionHub, Subscription, encode_event
+from tmuxweb.tmux.server import SessionInfo
+
+PROTOCOL_VERSION = 1
+
+
+async def resolve_session(svc: Services, name: str | None) -> SessionInfo:
+    """The named session (404 if missing), or the default one (created)."""
+    if name is None:
+        return await svc.tmux.default_session()
+    return await svc.tmux.find(check_session_name(name))
+
+
+async def events(request: Request) -> Response:
+    svc = services(request)
+    info = await resolve_session(svc, request.query_params.get("session"))
+    hub = await svc.tmux.hub(info)
+    conn, token = svc.connections.open(hub)
+    config = svc.config
+    return EventSourceResponse(
+        _stream(svc, hub, conn, token),
+        ping=config.heartbeat,
+        ping_message_factory=lambda: ServerSentEvent(comment="ping"),
+        send_timeout=config.send_timeout,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _stream(svc: Services, hub: SessionHub, conn: Connection, token: str) -> AsyncIterator[bytes]:
+    try:
+        sub = hub.subscribe()
+    except TmuxUnavailable as err:
+        await svc.connections.close(conn)
+        yield _exit_frame(hub, err.message)
+        return
+    try:
+        _, hello = encode_event(
+            "connection-info",
+            {
+                "connection_id": conn.id,
+                "session_token": token,
+                "session": {"id": hub.session_id, "name": hub.name},
+                "protocol": PROTOCOL_VERSION,
+            },
+            None,
+        )
+        async for chunk in _follow(hub, sub, hello):
+            yield chunk
+    finally:
+        hub.unsubscribe(sub)
+        await svc.connections.close(conn)
+
+
+async def _follow(hub: SessionHub, sub: Subscription, first: bytes) -> AsyncIterator[bytes]:
+    """Snapshot, then queued events; a fresh snapshot after each overflow."""
+    prefix = first
+    while not sub.closed:
+        try:
+            snap = await hub.snapshot()
+        except TmuxUnavailable as err:
+            yield prefix + _exit_frame(hub, err.message)
+            return
+        # The state's id is the newest position it reflects; queued events
+        # at or before it go out without an id, so a client resuming from
+        # the state's id can never be sent something twice.
+        _, state = encode_event("state", snap.state, f"{hub.epoch}-{snap.last}")
+        yield prefix + state
+        prefix = b""
+        while not sub.overflowed:
+            await sub.wait()
+            chunk = b"".join(
+                e.wire if e.seq > snap.last else e.without_id() for e in sub.drain() if snap.wants(e)
+            )
+            if chunk:
+                yield chunk
+            if sub.closed:
+                return
+        sub.restart()
+    for event in sub.drain():
+        yield event.wire
+
+
+def _exit_frame(hub: SessionHub, reason: str) -> bytes:
+    return encode_event("exit", {"reason": reason}, None)[1]

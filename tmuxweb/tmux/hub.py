@@ -1,0 +1,465 @@
+"""One hub per watched tmux session: its control client, state and fan-out.
+
+Every event the hub produces gets the next sequence number in stream order
+and is encoded to SSE bytes once; subscribers share those bytes. Each
+subscriber has a queue bounded in bytes: a subscriber that falls behind by
+more than that loses its queue and is resynchronised from a fresh snapshot
+(its own problem; nobody else waits for it).
+
+Snapshot then stream, nothing lost, nothing doubled: a `capture-pane` reply
+reflects exactly the `%output` parsed before it (TMUX-NOTES). The client
+resolves replies between event batches together with the hub's sequence
+number at that instant, so every capture has an exact position, and a new
+watcher drops the queued output of a pane that is older than that pane's
+capture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tmuxweb.config import Config
+from tmuxweb.errors import TmuxUnavailable
+from tmuxweb.tmux.client import Answer, ControlClient
+from tmuxweb.tmux.commands import quote
+from tmuxweb.tmux.protocol import Event, Notification, Output, PaneDecoders
+from tmuxweb.tmux.snapshot import (
+    PaneInfo,
+    Structure,
+    list_panes,
+    list_window_panes,
+    list_windows,
+    parse_panes,
+    unescape_capture,
+)
+
+log = logging.getLogger("tmuxweb.hub")
+
+# Notifications after which windows and panes are re-queried. Window
+# notifications do not describe changes reliably on 3.3a (TMUX-NOTES), so
+# the hub never trusts them beyond "something changed".
+_STRUCTURE_NOTIFICATIONS = frozenset(
+    {
+        "layout-change",
+        "window-add",
+        "window-close",
+        "window-renamed",
+        "unlinked-window-add",
+        "unlinked-window-close",
+        "unlinked-window-renamed",
+        "session-window-changed",
+        "window-pane-changed",
+        "pane-mode-changed",
+        "subscription-changed",
+    }
+)
+# A pane's title and running command have no notification on 3.3a; a
+# format subscription (sent at most once a second by tmux) stands in.
+_SUBSCRIPTION = "refresh-client -B " + quote("tmuxweb-panes:%*:#{pane_title}#{pane_current_command}")
+
+
+@dataclass(slots=True)
+class HubEvent:
+    """One event, encoded once for every subscriber."""
+
+    seq: int
+    name: str
+    pane: str | None
+    data: bytes
+    wire: bytes
+
+    def without_id(self) -> bytes:
+        return b"event: " + self.name.encode() + b"\ndata: " + self.data + b"\n\n"
+
+
+def encode_event(name: str, payload: Any, event_id: str | None) -> tuple[bytes, bytes]:
+    """(JSON data, complete SSE frame). JSON never contains a raw newline."""
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    head = b"event: " + name.encode() + b"\n"
+    if event_id is not None:
+        head += b"id: " + event_id.encode() + b"\n"
+    return data, head + b"data: " + data + b"\n\n"
+
+
+class Subscription:
+    """A watcher's queue: bounded in bytes, overflow means resync."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[HubEvent] = deque()
+        self._bytes = 0
+        self._limit = limit
+        self._wake = asyncio.Event()
+        self.overflowed = False
+        self.closed = False
+
+    def push(self, event: HubEvent) -> None:
+        if self.overflowed or self.closed:
+            return
+        self._items.append(event)
+        self._bytes += len(event.wire)
+        if self._bytes > self._limit:
+            # Drop the backlog rather than grow: the stream will send a
+            # fresh snapshot, which is smaller than what it missed.
+            self._items.clear()
+            self._bytes = 0
+            self.overflowed = True
+        self._wake.set()
+
+    def close(self, final: HubEvent | None) -> None:
+        if final is not None and not self.closed:
+            self._items.append(final)
+        self.closed = True
+        self._wake.set()
+
+    async def wait(self) -> None:
+        await self._wake.wait()
+
+    def drain(self) -> list[HubEvent]:
+        items = list(self._items)
+        self._items.clear()
+        self._bytes = 0
+        self._wake.clear()
+        if self.closed or self.overflowed:
+            self._wake.set()
+        return items
+
+    def restart(self) -> None:
+        """Begin again after an overflow; the caller takes a new snapshot."""
+        self._items.clear()
+        self._bytes = 0
+        self.overflowed = False
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """A watcher's starting point and where in the stream it was taken."""
+
+    state: dict[str, Any]
+    position: int  # the stream position of the window/pane lists
+    anchors: dict[str, int]  # pane → position of its capture
+    last: int = 0  # the largest position above: the state event's id
+
+    def wants(self, event: HubEvent) -> bool:
+        """Whether a queued event is newer than what the snapshot shows."""
+        if event.name == "output" and event.pane is not None:
+            return event.seq > self.anchors.get(event.pane, self.position)
+        return event.seq > self.position
+
+
+@dataclass(slots=True)
+class _Refresh:
+    pending: bool = False
+    dirty: bool = False
+
+
+class SessionHub:
+    """The control client of one tmux session and everybody watching it."""
+
+    def __init__(
+        self, config: Config, session_id: str, name: str, on_closed: Callable[[SessionHub], None]
+    ) -> None:
+        self.config = config
+        self.session_id = session_id
+        self.name = name
+        # Event ids are "<epoch>-<seq>"; the epoch tells a resuming client's
+        # Last-Event-ID from another hub's (or a forged one).
+        self.epoch = secrets.token_hex(4)
+        self.seq = 0
+        self.structure = Structure({}, {})
+        self.exit_reason: str | None = None
+        self._on_closed = on_closed
+        self._subs: set[Subscription] = set()
+        self._decoders = PaneDecoders()
+        # The most recent events, bounded in bytes, oldest first.
+        self._recent: deque[HubEvent] = deque()
+        self._recent_bytes = 0
+        self._refresh = _Refresh()
+        self._linger: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._paste_serial = 0
+        self._client = ControlClient(
+            [config.tmux_bin, "-u", *config.tmux_socket_args()],
+            session_id,
+            on_events=self._on_events,
+            on_exit=self._on_exit,
+            position=lambda: self.seq,
+        )
+
+    # -- life cycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._client.start()
+        await self._client.run(
+            [f"refresh-client -f pause-after={self.config.pause_after}", _SUBSCRIPTION]
+        )
+        windows, panes = await self._client.run(
+            [list_windows(self.session_id), list_panes(self.session_id)]
+        )
+        self.structure = Structure.parse(windows.text(), panes.text())
+
+    @property
+    def closed(self) -> bool:
+        return self.exit_reason is not None
+
+    async def close(self) -> None:
+        """Detach our control client; the tmux session keeps running."""
+        await self._client.close()
+
+    def subscribe(self) -> Subscription:
+        if self.closed:
+            raise TmuxUnavailable(f"session ended: {self.exit_reason}")
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        sub = Subscription(self.config.watcher_queue_bytes)
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+        if not self._subs and not self.closed and self._linger is None:
+            loop = asyncio.get_running_loop()
+            self._linger = loop.call_later(self.config.linger, self._linger_expired)
+
+    @property
+    def watchers(self) -> int:
+        return len(self._subs)
+
+    def _linger_expired(self) -> None:
+        self._linger = None
+        if not self._subs and not self.closed:
+            self._spawn(self.close())
+
+    def _spawn(self, coro: Any) -> None:
+        # Keep a hard reference: the loop only keeps weak ones.
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- commands ------------------------------------------------------------
+
+    def send(self, lines: list[str]) -> list[asyncio.Future[Answer]]:
+        """Write commands now (their order is fixed here); await the futures."""
+        return self._client.send(lines)
+
+    async def run(self, lines: list[str]) -> list[Answer]:
+        return await self._client.run(lines)
+
+    def paste_buffer_name(self) -> str:
+        self._paste_serial += 1
+        return f"tmuxweb-paste-{self.epoch}-{self._paste_serial}"
+
+    # -- snapshots -----------------------------------------------------------
+
+    async def snapshot(self) -> Snapshot:
+        """The whole session now, each pane anchored at its capture."""
+        windows, panes = await asyncio.gather(
+            *self._client.send([list_windows(self.session_id), list_panes(self.session_id)])
+        )
+        structure = Structure.parse(windows.text(), panes.text())
+        loop = asyncio.get_running_loop()
+        captured: dict[str, asyncio.Future[tuple[str, int]]] = {}
+        for pane in structure.panes.values():
+            fut: asyncio.Future[tuple[str, int]] = loop.create_future()
+            captured[pane.id] = fut
+            self._capture(pane, _resolver(fut))
+        contents = {pane: await fut for pane, fut in captured.items()}
+        anchors = {pane: anchor for pane, (_, anchor) in contents.items()}
+        state = {
+            "session": {"id": self.session_id, "name": self.name},
+            "active_window": structure.active_window,
+            "windows": [structure.window_json(w) for w in structure.windows],
+            "panes": [p.to_json(contents[p.id][0]) for p in structure.panes.values()],
+        }
+        last = max([panes.position, *anchors.values()])
+        return Snapshot(state, panes.position, anchors, last)
+
+    def _capture(self, pane: PaneInfo, then: Callable[[str, int], None]) -> None:
+        """Capture a pane; `then(content, anchor)` runs at the anchor's position.
+
+        The last capture fetches an escape sequence the program has begun
+        but not finished, which belongs in front of the live stream. If the
+        pane printed anything between the screen capture and that one, the
+        printed output (kept in the recent-events ring) is appended instead,
+        so the content always ends exactly at the anchor.
+        """
+        lines = pane.capture_lines(self.config.history_lines)
+
+        def done(answers: list[Answer]) -> None:
+            *screens, pending = answers
+            blocks = [a.text() if a.reply.ok else [] for a in screens]
+            since = screens[-1].position
+            between = [e for e in self._recent if e.pane == pane.id and e.seq > since]
+            if between:
+                tail = "".join(json.loads(e.data)["data"] for e in between if e.name == "output")
+            else:
+                tail = unescape_capture(pending.reply.lines) if pending.reply.ok else ""
+            then(pane.content(blocks) + tail, pending.position)
+
+        self._client.send(lines, on_done=done)
+
+    # -- events from tmux (run synchronously inside the reader) ---------------
+
+    def _emit(self, name: str, payload: Any, pane: str | None = None) -> HubEvent:
+        self.seq += 1
+        data, wire = encode_event(name, payload, f"{self.epoch}-{self.seq}")
+        event = HubEvent(self.seq, name, pane, data, wire)
+        for sub in self._subs:
+            sub.push(event)
+        self._remember(event)
+        return event
+
+    def _remember(self, event: HubEvent) -> None:
+        self._recent.append(event)
+        self._recent_bytes += len(event.wire)
+        while self._recent_bytes > self.config.recent_bytes and len(self._recent) > 1:
+            self._recent_bytes -= len(self._recent.popleft().wire)
+
+    def _on_events(self, events: list[Event]) -> None:
+        # Adjacent output of one pane becomes one event: fewer, larger SSE
+        # frames. Runs never cross a reply (the client flushes before each),
+        # so capture anchors stay exact.
+        run_pane: str | None = None
+        run: list[bytes] = []
+        for event in events:
+            if isinstance(event, Output):
+                if event.pane != run_pane:
+                    self._flush_output(run_pane, run)
+                    run_pane, run = event.pane, []
+                run.append(event.data)
+            else:
+                self._flush_output(run_pane, run)
+                run_pane, run = None, []
+                if isinstance(event, Notification):
+                    self._on_notification(event)
+        self._flush_output(run_pane, run)
+
+    def _flush_output(self, pane: str | None, run: list[bytes]) -> None:
+        if pane is None or not run:
+            return
+        text = self._decoders.decode(pane, run[0] if len(run) == 1 else b"".join(run))
+        if text:
+            self._emit("output", {"pane": pane, "data": text}, pane)
+
+    def _on_notification(self, note: Notification) -> None:
+        name, args = note.name, note.args
+        if name in _STRUCTURE_NOTIFICATIONS:
+            if name == "session-window-changed" and args[:1] != (self.session_id,):
+                return
+            self._schedule_refresh()
+        elif name == "session-renamed" and args[:1] == (self.session_id,) and len(args) > 1:
+            self.name = args[1]
+            self._emit("session-renamed", {"name": self.name})
+        elif name == "pause" and args:
+            self._resume(args[0])
+
+    def _on_exit(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.exit_reason = reason or "session ended"
+        if self._linger is not None:
+            self._linger.cancel()
+        self.seq += 1
+        data, wire = encode_event("exit", {"reason": self.exit_reason}, f"{self.epoch}-{self.seq}")
+        final = HubEvent(self.seq, "exit", None, data, wire)
+        for sub in self._subs:
+            sub.close(final)
+        self._on_closed(self)
+
+    # -- structure -------------------------------------------------------------
+
+    def _schedule_refresh(self) -> None:
+        if self._refresh.pending:
+            # Our list commands may already have run before this change.
+            self._refresh.dirty = True
+            return
+        self._refresh.pending = True
+        try:
+            self._client.send(
+                [list_windows(self.session_id), list_panes(self.session_id)],
+                on_done=self._apply_structure,
+            )
+        except TmuxUnavailable:
+            self._refresh.pending = False
+
+    def _apply_structure(self, answers: list[Answer]) -> None:
+        self._refresh.pending = False
+        windows, panes = answers
+        if windows.reply.ok and panes.reply.ok:
+            new = Structure.parse(windows.text(), panes.text())
+            old, self.structure = self.structure, new
+            self._emit_changes(old, new)
+        if self._refresh.dirty:
+            self._refresh.dirty = False
+            self._schedule_refresh()
+
+    def _emit_changes(self, old: Structure, new: Structure) -> None:
+        for wid in new.windows.keys() - old.windows.keys():
+            self._emit("window-added", {"window": new.window_json(wid)})
+        for pid in old.panes.keys() - new.panes.keys():
+            self._decoders.forget(pid)
+            self._emit("pane-closed", {"pane": pid})
+        for wid in old.windows.keys() - new.windows.keys():
+            self._emit("window-closed", {"window": wid})
+        for wid, info in new.windows.items():
+            before = old.windows.get(wid)
+            if before is not None and before.name != info.name:
+                self._emit("window-renamed", {"window": wid, "name": info.name})
+            if before is None or old.layout_key(wid) != new.layout_key(wid):
+                self._emit("layout", new.layout_json(wid))
+            if before is not None and old.active_pane(wid) != new.active_pane(wid):
+                self._emit("pane-selected", {"window": wid, "pane": new.active_pane(wid)})
+        if old.active_window != new.active_window and new.active_window is not None:
+            self._emit("window-selected", {"window": new.active_window})
+        for pid, info in new.panes.items():
+            before_pane = old.panes.get(pid)
+            if before_pane is None:
+                self._capture(info, self._pane_added(info))
+            elif before_pane.details() != info.details():
+                self._emit("pane-changed", {"pane": pid, **info.details()})
+
+    def _pane_added(self, info: PaneInfo) -> Callable[[str, int], None]:
+        def then(content: str, anchor: int) -> None:
+            self._emit("pane-added", {"pane": info.to_json(content)}, info.id)
+
+        return then
+
+    def _resume(self, pane: str) -> None:
+        """tmux paused a pane we fell behind on and dropped its output:
+        resume it and replace the pane's content for every watcher."""
+        self._decoders.reset(pane)
+        try:
+            self._client.send(
+                [
+                    f"refresh-client -A {quote(pane + ':continue')}",
+                    list_window_panes(pane),
+                ],
+                on_done=lambda answers: self._resumed(pane, answers[1]),
+            )
+        except TmuxUnavailable:
+            pass
+
+    def _resumed(self, pane: str, answer: Answer) -> None:
+        info = next((p for p in parse_panes(answer.text()) if p.id == pane), None)
+        if info is None:
+            return
+
+        def then(content: str, anchor: int) -> None:
+            self._emit("pane-reset", {"pane": info.to_json(content)}, pane)
+
+        self._capture(info, then)
+
+
+def _resolver(fut: asyncio.Future[tuple[str, int]]) -> Callable[[str, int], None]:
+    def then(content: str, anchor: int) -> None:
+        if not fut.done():
+            fut.set_result((content, anchor))
+
+    return then

@@ -1,0 +1,327 @@
+"""What a session looks like, as tmux reports it. Pure: no I/O.
+
+The hub sends the query lines defined here through the control client and
+hands the replies back to the parsers here. `PaneInfo.capture_lines()` and
+`PaneInfo.content()` turn a pane into the string that reproduces it in a
+fresh terminal (history, screen, alternate screen, modes, cursor).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tmuxweb.tmux.commands import quote
+from tmuxweb.tmux.layout import LayoutError, LayoutNode, parse_layout, to_json
+
+# Free-text fields (names, titles) come last so a stray separator inside
+# them cannot shift the other columns; tmux strips control characters from
+# titles and escapes them in window names.
+_WINDOW_FIELDS = (
+    "window_id window_index window_active window_zoomed_flag window_activity_flag "
+    "window_bell_flag window_width window_height window_visible_layout window_name"
+).split()
+_PANE_FIELDS = (
+    "pane_id window_id pane_index pane_left pane_top pane_width pane_height pane_active "
+    "pane_dead pane_in_mode alternate_on cursor_x cursor_y cursor_flag insert_flag "
+    "keypad_cursor_flag keypad_flag mouse_standard_flag mouse_button_flag mouse_any_flag "
+    "mouse_sgr_flag origin_flag wrap_flag scroll_region_upper scroll_region_lower "
+    "history_size pane_current_command pane_title"
+).split()
+
+
+def _format(fields: list[str]) -> str:
+    # Double quotes so the separator can be written as \t on one line.
+    return '"' + "\\t".join("#{" + f + "}" for f in fields) + '"'
+
+
+def list_windows(session: str) -> str:
+    return f"list-windows -t {quote(session)} -F {_format(_WINDOW_FIELDS)}"
+
+
+def list_panes(session: str) -> str:
+    return f"list-panes -s -t {quote(session)} -F {_format(_PANE_FIELDS)}"
+
+
+def list_window_panes(target: str) -> str:
+    """The panes of the window that holds `target` (a pane or window id)."""
+    return f"list-panes -t {quote(target)} -F {_format(_PANE_FIELDS)}"
+
+
+def _split(line: str, fields: list[str]) -> dict[str, str] | None:
+    parts = line.split("\t", len(fields) - 1)
+    if len(parts) != len(fields):
+        return None
+    return dict(zip(fields, parts))
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInfo:
+    id: str
+    index: int
+    active: bool
+    zoomed: bool
+    activity: bool
+    bell: bool
+    width: int
+    height: int
+    layout: LayoutNode | None
+    name: str
+
+    def to_json(self, active_pane: str | None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "index": self.index,
+            "name": self.name,
+            "active": self.active,
+            "zoomed": self.zoomed,
+            "activity": self.activity,
+            "bell": self.bell,
+            "width": self.width,
+            "height": self.height,
+            "layout": to_json(self.layout) if self.layout else None,
+            "active_pane": active_pane,
+        }
+
+
+def parse_windows(lines: list[str]) -> list[WindowInfo]:
+    windows = []
+    for line in lines:
+        row = _split(line, _WINDOW_FIELDS)
+        if row is None or not row["window_id"].startswith("@"):
+            continue
+        try:
+            layout: LayoutNode | None = parse_layout(row["window_visible_layout"])
+        except LayoutError:
+            layout = None
+        windows.append(
+            WindowInfo(
+                id=row["window_id"],
+                index=_int(row["window_index"]),
+                active=row["window_active"] == "1",
+                zoomed=row["window_zoomed_flag"] == "1",
+                activity=row["window_activity_flag"] == "1",
+                bell=row["window_bell_flag"] == "1",
+                width=_int(row["window_width"]),
+                height=_int(row["window_height"]),
+                layout=layout,
+                name=row["window_name"],
+            )
+        )
+    return windows
+
+
+@dataclass(frozen=True, slots=True)
+class PaneInfo:
+    id: str
+    window: str
+    index: int
+    x: int
+    y: int
+    width: int
+    height: int
+    active: bool
+    dead: bool
+    in_mode: bool
+    alternate_on: bool
+    cursor_x: int
+    cursor_y: int
+    cursor_visible: bool
+    modes: tuple[tuple[str, bool], ...]
+    scroll_upper: int
+    scroll_lower: int
+    history_size: int
+    current_command: str
+    title: str
+
+    def geometry(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "x": self.x,
+            "y": self.y,
+            "width": self.width,
+            "height": self.height,
+            "active": self.active,
+        }
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "current_command": self.current_command,
+            "in_mode": self.in_mode,
+            "dead": self.dead,
+        }
+
+    def to_json(self, content: str) -> dict[str, Any]:
+        return {
+            **self.geometry(),
+            **self.details(),
+            "window": self.window,
+            "index": self.index,
+            "alternate_on": self.alternate_on,
+            "cursor": {"x": self.cursor_x, "y": self.cursor_y, "visible": self.cursor_visible},
+            "content": content,
+        }
+
+    def capture_lines(self, history: int) -> list[str]:
+        """The capture-pane commands whose replies `content()` takes, in order."""
+        target = quote(self.id)
+        lines = []
+        depth = min(history, self.history_size)
+        if self.alternate_on:
+            if depth:
+                lines.append(f"capture-pane -p -e -S -{depth} -E -1 -t {target}")
+            lines.append(f"capture-pane -p -e -a -t {target}")
+            lines.append(f"capture-pane -p -e -t {target}")
+        elif depth:
+            lines.append(f"capture-pane -p -e -S -{depth} -t {target}")
+        else:
+            lines.append(f"capture-pane -p -e -t {target}")
+        # An escape sequence the program has started but not finished; it
+        # must precede the live stream or its tail would print as text.
+        lines.append(f"capture-pane -p -P -C -t {target}")
+        return lines
+
+    def content(self, screens: list[list[str]]) -> str:
+        """Rebuild the pane from the replies to `capture_lines()[:-1]`."""
+        parts: list[str] = []
+        if self.alternate_on:
+            *normal, alternate = screens
+            parts.append(_join([line for block in normal for line in block]))
+            parts.append("\x1b[?1049h\x1b[H")
+            parts.append(_join(alternate[-self.height :] if self.height else alternate))
+        else:
+            parts.append(_join(screens[0]))
+        parts.append("\x1b[0m")
+        parts.append(self._modes())
+        return "".join(parts)
+
+    def _modes(self) -> str:
+        out = []
+        if 0 <= self.scroll_upper < self.scroll_lower < self.height and (
+            self.scroll_upper != 0 or self.scroll_lower != self.height - 1
+        ):
+            out.append(f"\x1b[{self.scroll_upper + 1};{self.scroll_lower + 1}r")
+        for seq, on in self.modes:
+            if on:
+                out.append(seq)
+        out.append(f"\x1b[{self.cursor_y + 1};{self.cursor_x + 1}H")
+        if not self.cursor_visible:
+            out.append("\x1b[?25l")
+        return "".join(out)
+
+
+_ESCAPED = re.compile(rb"\\([0-7]{3}|\\)")
+
+
+def unescape_capture(lines: tuple[bytes, ...]) -> str:
+    """Undo `capture-pane -C` (octal for non-printables, `\\\\` for a backslash)."""
+    raw = _ESCAPED.sub(
+        lambda m: b"\\" if m.group(1) == b"\\" else bytes([int(m.group(1), 8) & 0xFF]),
+        b"\n".join(lines),
+    )
+    return raw.decode("utf-8", "replace")
+
+
+def _join(lines: list[str]) -> str:
+    return "\r\n".join("\x1b[0m" + line for line in lines)
+
+
+# (escape sequence that turns the mode on, tmux format that says it is on)
+_MODE_FLAGS = (
+    ("\x1b[4h", "insert_flag"),
+    ("\x1b[?1h", "keypad_cursor_flag"),
+    ("\x1b=", "keypad_flag"),
+    ("\x1b[?1000h", "mouse_standard_flag"),
+    ("\x1b[?1002h", "mouse_button_flag"),
+    ("\x1b[?1003h", "mouse_any_flag"),
+    ("\x1b[?1006h", "mouse_sgr_flag"),
+    ("\x1b[?6h", "origin_flag"),
+)
+
+
+def parse_panes(lines: list[str]) -> list[PaneInfo]:
+    panes = []
+    for line in lines:
+        row = _split(line, _PANE_FIELDS)
+        if row is None or not row["pane_id"].startswith("%"):
+            continue
+        modes = tuple((seq, row[name] == "1") for seq, name in _MODE_FLAGS)
+        if row["wrap_flag"] == "0":
+            modes += (("\x1b[?7l", True),)
+        panes.append(
+            PaneInfo(
+                id=row["pane_id"],
+                window=row["window_id"],
+                index=_int(row["pane_index"]),
+                x=_int(row["pane_left"]),
+                y=_int(row["pane_top"]),
+                width=_int(row["pane_width"]),
+                height=_int(row["pane_height"]),
+                active=row["pane_active"] == "1",
+                dead=row["pane_dead"] == "1",
+                in_mode=row["pane_in_mode"] == "1",
+                alternate_on=row["alternate_on"] == "1",
+                cursor_x=_int(row["cursor_x"]),
+                cursor_y=_int(row["cursor_y"]),
+                cursor_visible=row["cursor_flag"] == "1",
+                modes=modes,
+                scroll_upper=_int(row["scroll_region_upper"]),
+                scroll_lower=_int(row["scroll_region_lower"]),
+                history_size=_int(row["history_size"]),
+                current_command=row["pane_current_command"],
+                title=row["pane_title"],
+            )
+        )
+    return panes
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """Windows and panes of one session at one moment."""
+
+    windows: dict[str, WindowInfo]
+    panes: dict[str, PaneInfo]
+
+    @classmethod
+    def parse(cls, window_lines: list[str], pane_lines: list[str]) -> Structure:
+        return cls(
+            windows={w.id: w for w in parse_windows(window_lines)},
+            panes={p.id: p for p in parse_panes(pane_lines)},
+        )
+
+    @property
+    def active_window(self) -> str | None:
+        return next((w.id for w in self.windows.values() if w.active), None)
+
+    def active_pane(self, window: str) -> str | None:
+        return next((p.id for p in self.panes.values() if p.window == window and p.active), None)
+
+    def window_json(self, window: str) -> dict[str, Any]:
+        return self.windows[window].to_json(self.active_pane(window))
+
+    def layout_json(self, window: str) -> dict[str, Any]:
+        info = self.windows[window]
+        return {
+            "window": window,
+            "layout": to_json(info.layout) if info.layout else None,
+            "zoomed": info.zoomed,
+            "width": info.width,
+            "height": info.height,
+            "panes": [p.geometry() for p in self.panes.values() if p.window == window],
+        }
+
+    def layout_key(self, window: str) -> tuple[Any, ...]:
+        info = self.windows[window]
+        geometry = tuple(
+            (p.id, p.x, p.y, p.width, p.height) for p in self.panes.values() if p.window == window
+        )
+        return (info.layout, info.zoomed, info.width, info.height, geometry)
