@@ -25,6 +25,7 @@ from tmuxweb.errors import BadRequest, NotFound, TmuxUnavailable
 from tmuxweb.tmux import commands
 from tmuxweb.tmux.client import MARKER
 from tmuxweb.tmux.hub import SessionHub
+from tmuxweb.tmux.snapshot import unvis
 
 log = logging.getLogger("tmuxweb.tmux")
 
@@ -70,7 +71,7 @@ class TmuxServer:
         return [
             SessionInfo(
                 id=str(s.session_id),
-                name=str(s.session_name),
+                name=unvis(str(s.session_name)),
                 windows=int(s.session_windows or 0),
                 attached=int(s.session_attached or 0) > 0,
             )

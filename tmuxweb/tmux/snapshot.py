@@ -49,6 +49,26 @@ def list_window_panes(target: str) -> str:
     return f"list-panes -t {quote(target)} -F {_format(_PANE_FIELDS)}"
 
 
+_VIS = re.compile(r"\\([0-7]{3}|[\\$abfnrtv])")
+_VIS_LETTERS = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def unvis(name: str) -> str:
+    """Undo the escaping tmux applies when it stores a window or session
+    name (verified on 3.3a: `$` is stored as `\\$`, `\\` as `\\\\`), so a
+    name reads back as it was given."""
+    if "\\" not in name:
+        return name
+
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if len(code) == 3:
+            return chr(int(code, 8))
+        return _VIS_LETTERS.get(code, code)
+
+    return _VIS.sub(one, name)
+
+
 def _split(line: str, fields: list[str]) -> dict[str, str] | None:
     parts = line.split("\t", len(fields) - 1)
     if len(parts) != len(fields):
@@ -113,7 +133,7 @@ def parse_windows(lines: list[str]) -> list[WindowInfo]:
                 width=_int(row["window_width"]),
                 height=_int(row["window_height"]),
                 layout=layout,
-                name=row["window_name"],
+                name=unvis(row["window_name"]),
             )
         )
     return windows
