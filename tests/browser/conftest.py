@@ -75,7 +75,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page_errors() -> list[str]:
-    """Uncaught page errors and blocked scripts, collected by `new_page`."""
+    """Uncaught page errors and CSP violations, collected by `new_page`."""
     return []
 
 
@@ -98,7 +98,7 @@ def new_page(browser: Any, page_errors: list[str], tmuxweb_server: Any) -> Itera
         page.on(
             "console",
             lambda message: page_errors.append(f"console: {message.text}")
-            if message.type == "error" and "script" in message.text.lower()
+            if message.type == "error" and ("script" in message.text.lower() or "Security Policy" in message.text)
             else None,
         )
         return page

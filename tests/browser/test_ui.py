@@ -190,22 +190,28 @@ def expected_size(page: Any) -> tuple[int, int]:
 
 def test_viewport_size_decides_the_tmux_size(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
     ui = open_ui(new_page, tmuxweb_server, viewport={"width": 1000, "height": 600})
+
+    def tmux_matches_page() -> bool:
+        cols, rows = expected_size(ui.page)
+        size = tmux_server.run("display", "-p", "-t", "main", "#{window_width}x#{window_height}").strip()
+        return size == f"{cols}x{rows}"
+
+    seen = set()
     for width, height in [(1000, 600), (640, 420), (1200, 800)]:
         ui.page.set_viewport_size({"width": width, "height": height})
-        cols, rows = expected_size(ui.page)
-        want = f"{cols}x{rows}"
-        wait_until(
-            ui.page,
-            lambda want=want: tmux_server.run("display", "-p", "-t", "main", "#{window_width}x#{window_height}").strip()
-            == want,
-            f"tmux window never became {want} for a {width}x{height} viewport",
+        ui.page.wait_for_function(
+            "(h) => document.documentElement.style.getPropertyValue('--app-height') === `${h}px`", arg=height
         )
+        wait_until(ui.page, tmux_matches_page, f"tmux window never fitted a {width}x{height} viewport")
+        cols, rows = expected_size(ui.page)
+        seen.add((cols, rows))
         pane = ui.active_pane()
         ui.page.wait_for_function(
-            "([p, c, r]) => { const t = document.querySelector(`.tmux-pane[data-pane='${p}'] .xterm-screen`);"
-            " return t && window.__tmuxweb.paneSize(p).join('x') === `${c}x${r}`; }",
-            arg=[pane, cols, rows],
+            "([p, c, r]) => window.__tmuxweb.paneSize(p).join('x') === `${c}x${r}`", arg=[pane, cols, rows]
         )
+        panes = tmux_lines(tmux_server, "list-panes", "-t", "main", "-F", "#{pane_width}x#{pane_height}")
+        assert panes == [f"{cols}x{rows}"]
+    assert len(seen) == 3
 
 
 def test_reconnect_after_the_stream_is_cut_restores_the_screen(
@@ -300,3 +306,42 @@ def test_phone_viewport_has_a_key_row(new_page: Any, tmuxweb_server: Any, tmux_s
     page.tap('#keyrow [data-key="Up"]')
     wait_until(page, lambda: tmux_server.run("capture-pane", "-p", "-t", pane).rstrip().endswith("$ sleep 300"), "Up did nothing")
     screenshot(page, "phone")
+
+
+def test_toolbar_zoom_rename_and_close_with_confirmation(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    first = ui.active_pane()
+    ui.action("split-vertical")
+    ui.page.wait_for_function("() => window.__tmuxweb.panes().length === 2")
+    second = next(p for p in ui.panes() if p != first)
+
+    ui.action("zoom")
+    ui.page.wait_for_selector("#tabs .flag.zoomed")
+    assert tmux_server.run("display", "-p", "-t", "main", "#{window_zoomed_flag}").strip() == "1"
+    assert ui.page.is_hidden(f'.tmux-pane[data-pane="{first}"]')
+    ui.action("zoom")
+    ui.page.wait_for_selector("#tabs .flag.zoomed", state="detached")
+
+    ui.action("rename-window")
+    ui.page.fill("#dialog-input", "logs & <b>things</b>")
+    ui.page.click("#dialog-ok")
+    ui.page.wait_for_function("() => document.querySelector('#tabs .name').textContent === '0:logs & <b>things</b>'")
+    assert tmux_server.run("display", "-p", "-t", "main", "#{window_name}").strip() == "logs & <b>things</b>"
+
+    ui.action("kill-pane")  # asks first; Cancel keeps the pane
+    ui.page.click("#dialog-cancel")
+    assert ui.page.is_hidden("#dialog")
+    assert len(tmux_server.pane_ids()) == 2
+    ui.action("kill-pane")
+    ui.page.click("#dialog-ok")
+    ui.page.wait_for_function("() => window.__tmuxweb.panes().length === 1")
+    assert tmux_server.pane_ids() == [first]
+    assert second not in ui.panes()
+
+
+def test_session_end_is_shown(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    tmux_server.run("new-session", "-d", "-s", "other")
+    tmux_server.run("kill-session", "-t", "main")
+    ui.page.wait_for_selector("#page-message:not([hidden])")
+    assert "ended" in ui.page.inner_text("#page-message-title")
