@@ -188,6 +188,7 @@ class EventStream:
     status: int = 0
     response_headers: httpx.Headers | None = None
     _client: httpx.Client | None = None
+    _socket: socket.socket | None = None
     _ready: threading.Event = field(default_factory=threading.Event)
     _closed: bool = False
 
@@ -202,6 +203,7 @@ class EventStream:
             with httpx.Client(timeout=httpx.Timeout(15, read=None)) as client:
                 self._client = client
                 with client.stream("GET", self.url, headers=self.headers, params=self.params) as r:
+                    self._socket = r.extensions["network_stream"].get_extra_info("socket")
                     self.status = r.status_code
                     self.response_headers = r.headers
                     self._ready.set()
@@ -219,7 +221,14 @@ class EventStream:
             self.events.put(None)
 
     def close(self) -> None:
+        """Hang up now: shut the socket down under the blocked reader thread
+        (closing the client from another thread does not wake it)."""
         self._closed = True
+        if self._socket is not None:
+            try:
+                self._socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._client is not None:
             self._client.close()
 

@@ -124,6 +124,17 @@ def _rename_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
     return tmux.rename_window(_window(data, hub), name)
 
 
+def _resize_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane", "direction"), ("cells",))
+    direction = data["direction"]
+    if direction not in tmux.RESIZE_FLAGS:
+        raise BadRequest("direction must be left, right, up or down")
+    cells = data.get("cells", 1)
+    if type(cells) is not int or not 1 <= cells <= MAX_SIZE:
+        raise BadRequest(f"cells must be an integer from 1 to {MAX_SIZE}")
+    return tmux.resize_pane(_pane(data, hub), direction, cells)
+
+
 def _zoom(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("pane",))
     return tmux.zoom(_pane(data, hub))
@@ -142,6 +153,7 @@ BUILDERS: dict[str, Builder] = {
     "kill-window": _kill_window,
     "rename-window": _rename_window,
     "zoom": _zoom,
+    "resize-pane": _resize_pane,
 }
 
 

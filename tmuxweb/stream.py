@@ -22,6 +22,8 @@ from tmuxweb.tmux.hub import SessionHub, Subscription, encode_event
 from tmuxweb.tmux.server import SessionInfo
 
 PROTOCOL_VERSION = 1
+# Optional features a client may use; see DATA-FLOW.md.
+CAPABILITIES = ["resize-pane"]
 
 
 async def resolve_session(svc: Services, name: str | None) -> SessionInfo:
@@ -61,6 +63,8 @@ async def _stream(svc: Services, hub: SessionHub, conn: Connection, token: str) 
                 "session_token": token,
                 "session": {"id": hub.session_id, "name": hub.name},
                 "protocol": PROTOCOL_VERSION,
+                "prefix": hub.prefix,
+                "capabilities": CAPABILITIES,
             },
             None,
         )

@@ -220,6 +220,13 @@ def rename_window(window: str, name: str) -> list[str]:
     return [f"rename-window -t {quote(window)} {quote(escape_format(name))}"]
 
 
+RESIZE_FLAGS = {"left": "-L", "right": "-R", "up": "-U", "down": "-D"}
+
+
+def resize_pane(pane: str, direction: str, cells: int) -> list[str]:
+    return [f"resize-pane -t {quote(pane)} {RESIZE_FLAGS[direction]} {int(cells)}"]
+
+
 def zoom(pane: str) -> list[str]:
     return [f"resize-pane -Z -t {quote(pane)}"]
 

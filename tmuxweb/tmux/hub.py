@@ -34,13 +34,17 @@ from tmuxweb.tmux.snapshot import (
     PaneInfo,
     Structure,
     list_panes,
-    list_window_panes,
+    capture_lines,
     list_windows,
     parse_panes,
     unescape_capture,
 )
 
 log = logging.getLogger("tmuxweb.hub")
+
+# Called with a pane's fresh details (None if it is gone), its content and
+# the stream position the content is exact at.
+Capture = Callable[["PaneInfo | None", str, int], None]
 
 # Notifications after which windows and panes are re-queried. Window
 # notifications do not describe changes reliably on 3.3a (TMUX-NOTES), so
@@ -62,7 +66,10 @@ _STRUCTURE_NOTIFICATIONS = frozenset(
 )
 # A pane's title and running command have no notification on 3.3a; a
 # format subscription (sent at most once a second by tmux) stands in.
-_SUBSCRIPTION = "refresh-client -B " + quote("tmuxweb-panes:%*:#{pane_title}#{pane_current_command}")
+_SUBSCRIPTIONS = [
+    "refresh-client -B " + quote("tmuxweb-panes:%*:#{pane_title}#{pane_current_command}"),
+    "refresh-client -B " + quote("tmuxweb-windows:@*:#{window_activity_flag}#{window_bell_flag}"),
+]
 
 
 @dataclass(slots=True)
@@ -184,6 +191,7 @@ class SessionHub:
         self._linger: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._paste_serial = 0
+        self.prefix: list[str] = []
         self._client = ControlClient(
             [config.tmux_bin, "-u", *config.tmux_socket_args()],
             session_id,
@@ -197,8 +205,12 @@ class SessionHub:
     async def start(self) -> None:
         await self._client.start()
         await self._client.run(
-            [f"refresh-client -f pause-after={self.config.pause_after}", _SUBSCRIPTION]
+            [f"refresh-client -f pause-after={self.config.pause_after}", *_SUBSCRIPTIONS]
         )
+        prefix, prefix2 = await self._client.run(
+            ["show-options -gv prefix", "show-options -gv prefix2"]
+        )
+        self.prefix = [k for a in (prefix, prefix2) for k in a.text()[:1] if k and k != "None"]
         windows, panes = await self._client.run(
             [list_windows(self.session_id), list_panes(self.session_id)]
         )
@@ -265,45 +277,65 @@ class SessionHub:
         )
         structure = Structure.parse(windows.text(), panes.text())
         loop = asyncio.get_running_loop()
-        captured: dict[str, asyncio.Future[tuple[str, int]]] = {}
-        for pane in structure.panes.values():
-            fut: asyncio.Future[tuple[str, int]] = loop.create_future()
-            captured[pane.id] = fut
+        captured: dict[str, asyncio.Future[tuple[PaneInfo | None, str, int]]] = {}
+        for pane in structure.panes:
+            fut: asyncio.Future[tuple[PaneInfo | None, str, int]] = loop.create_future()
+            captured[pane] = fut
             self._capture(pane, _resolver(fut))
-        contents = {pane: await fut for pane, fut in captured.items()}
-        anchors = {pane: anchor for pane, (_, anchor) in contents.items()}
+        results = {pane: await fut for pane, fut in captured.items()}
+        anchors = {pane: anchor for pane, (_, _, anchor) in results.items()}
         state = {
             "session": {"id": self.session_id, "name": self.name},
             "active_window": structure.active_window,
             "windows": [structure.window_json(w) for w in structure.windows],
-            "panes": [p.to_json(contents[p.id][0]) for p in structure.panes.values()],
+            "panes": [
+                (info or structure.panes[pane]).to_json(content)
+                for pane, (info, content, _) in results.items()
+            ],
         }
         last = max([panes.position, *anchors.values()])
         return Snapshot(state, panes.position, anchors, last)
 
-    def _capture(self, pane: PaneInfo, then: Callable[[str, int], None]) -> None:
-        """Capture a pane; `then(content, anchor)` runs at the anchor's position.
+    def _capture(self, pane: str, then: Capture, attempts: int = 3) -> None:
+        """Snapshot one pane; `then(info, content, anchor)` runs synchronously
+        at the anchor's position in the stream.
 
-        The last capture fetches an escape sequence the program has begun
-        but not finished, which belongs in front of the live stream. If the
-        pane printed anything between the screen capture and that one, the
-        printed output (kept in the recent-events ring) is appended instead,
-        so the content always ends exactly at the anchor.
+        If the pane printed between its details and its visible screen, the
+        cursor or the history could disagree with the screen: capture again
+        (a few times at most). If it printed between the screen and the last
+        capture, that output (kept in the recent-events ring) is appended
+        instead of the unfinished escape sequence, so the content always ends
+        exactly at the anchor.
         """
-        lines = pane.capture_lines(self.config.history_lines)
 
         def done(answers: list[Answer]) -> None:
-            *screens, pending = answers
-            blocks = [a.text() if a.reply.ok else [] for a in screens]
-            since = screens[-1].position
-            between = [e for e in self._recent if e.pane == pane.id and e.seq > since]
-            if between:
-                tail = "".join(json.loads(e.data)["data"] for e in between if e.name == "output")
+            details, history, saved, visible, pending = answers
+            info = next((p for p in parse_panes(details.text()) if p.id == pane), None)
+            if info is None or not visible.reply.ok:
+                then(None, "", pending.position)
+                return
+            if attempts > 1 and self._printed(pane, details.position, visible.position):
+                self._capture(pane, then, attempts - 1)
+                return
+            printed = self._printed(pane, visible.position, pending.position)
+            if printed:
+                tail = "".join(json.loads(e.data)["data"] for e in printed)
             else:
                 tail = unescape_capture(pending.reply.lines) if pending.reply.ok else ""
-            then(pane.content(blocks) + tail, pending.position)
+            content = info.content(
+                history.text() if history.reply.ok else [],
+                saved.text() if saved.reply.ok else [],
+                visible.text(),
+            )
+            then(info, content + tail, pending.position)
 
-        self._client.send(lines, on_done=done)
+        self._client.send(capture_lines(pane, self.config.history_lines), on_done=done)
+
+    def _printed(self, pane: str, after: int, until: int) -> list[HubEvent]:
+        """Output events of `pane` emitted in (after, until]."""
+        if after == until:
+            return []
+        return [e for e in self._recent if e.pane == pane and after < e.seq <= until and e.name == "output"]
 
     # -- events from tmux (run synchronously inside the reader) ---------------
 
@@ -412,6 +444,8 @@ class SessionHub:
             before = old.windows.get(wid)
             if before is not None and before.name != info.name:
                 self._emit("window-renamed", {"window": wid, "name": info.name})
+            if before is not None and (before.activity, before.bell) != (info.activity, info.bell):
+                self._emit("window-flags", {"window": wid, "activity": info.activity, "bell": info.bell})
             if before is None or old.layout_key(wid) != new.layout_key(wid):
                 self._emit("layout", new.layout_json(wid))
             if before is not None and old.active_pane(wid) != new.active_pane(wid):
@@ -421,45 +455,32 @@ class SessionHub:
         for pid, info in new.panes.items():
             before_pane = old.panes.get(pid)
             if before_pane is None:
-                self._capture(info, self._pane_added(info))
+                self._capture(pid, self._pane_added)
             elif before_pane.details() != info.details():
                 self._emit("pane-changed", {"pane": pid, **info.details()})
 
-    def _pane_added(self, info: PaneInfo) -> Callable[[str, int], None]:
-        def then(content: str, anchor: int) -> None:
+    def _pane_added(self, info: PaneInfo | None, content: str, anchor: int) -> None:
+        if info is not None:
             self._emit("pane-added", {"pane": info.to_json(content)}, info.id)
-
-        return then
 
     def _resume(self, pane: str) -> None:
         """tmux paused a pane we fell behind on and dropped its output:
         resume it and replace the pane's content for every watcher."""
         self._decoders.reset(pane)
         try:
-            self._client.send(
-                [
-                    f"refresh-client -A {quote(pane + ':continue')}",
-                    list_window_panes(pane),
-                ],
-                on_done=lambda answers: self._resumed(pane, answers[1]),
-            )
+            self._client.send([f"refresh-client -A {quote(pane + ':continue')}"])
+            self._capture(pane, self._pane_reset)
         except TmuxUnavailable:
             pass
 
-    def _resumed(self, pane: str, answer: Answer) -> None:
-        info = next((p for p in parse_panes(answer.text()) if p.id == pane), None)
-        if info is None:
-            return
-
-        def then(content: str, anchor: int) -> None:
-            self._emit("pane-reset", {"pane": info.to_json(content)}, pane)
-
-        self._capture(info, then)
+    def _pane_reset(self, info: PaneInfo | None, content: str, anchor: int) -> None:
+        if info is not None:
+            self._emit("pane-reset", {"pane": info.to_json(content)}, info.id)
 
 
-def _resolver(fut: asyncio.Future[tuple[str, int]]) -> Callable[[str, int], None]:
-    def then(content: str, anchor: int) -> None:
+def _resolver(fut: asyncio.Future[tuple[PaneInfo | None, str, int]]) -> Capture:
+    def then(info: PaneInfo | None, content: str, anchor: int) -> None:
         if not fut.done():
-            fut.set_result((content, anchor))
+            fut.set_result((info, content, anchor))
 
     return then

@@ -49,6 +49,22 @@ def list_window_panes(target: str) -> str:
     return f"list-panes -t {quote(target)} -F {_format(_PANE_FIELDS)}"
 
 
+def capture_lines(pane: str, history: int) -> list[str]:
+    """One batch that snapshots a pane: its details (cursor, modes), then
+    history, the saved normal screen (an error when the alternate screen is
+    off: ignored), the visible screen, and an escape sequence the program
+    has begun but not finished (it must precede the live stream). Fetching
+    the details in the same batch keeps cursor and screen consistent."""
+    target = quote(pane)
+    return [
+        list_window_panes(pane),
+        f"capture-pane -p -e -S -{history} -E -1 -t {target}",
+        f"capture-pane -p -e -a -t {target}",
+        f"capture-pane -p -e -t {target}",
+        f"capture-pane -p -P -C -t {target}",
+    ]
+
+
 _VIS = re.compile(r"\\([0-7]{3}|[\\$abfnrtv])")
 _VIS_LETTERS = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
@@ -191,38 +207,16 @@ class PaneInfo:
             "content": content,
         }
 
-    def capture_lines(self, history: int) -> list[str]:
-        """The capture-pane commands whose replies `content()` takes, in order."""
-        target = quote(self.id)
-        lines = []
-        depth = min(history, self.history_size)
+    def content(self, history: list[str], saved: list[str], visible: list[str]) -> str:
+        """Rebuild the pane from the replies to `capture_lines()`."""
+        if self.history_size == 0:
+            # `-S -N -E -1` with no history returns the first visible line.
+            history = []
         if self.alternate_on:
-            if depth:
-                lines.append(f"capture-pane -p -e -S -{depth} -E -1 -t {target}")
-            lines.append(f"capture-pane -p -e -a -t {target}")
-            lines.append(f"capture-pane -p -e -t {target}")
-        elif depth:
-            lines.append(f"capture-pane -p -e -S -{depth} -t {target}")
+            screen = _join(history + saved) + "\x1b[?1049h\x1b[H" + _join(visible)
         else:
-            lines.append(f"capture-pane -p -e -t {target}")
-        # An escape sequence the program has started but not finished; it
-        # must precede the live stream or its tail would print as text.
-        lines.append(f"capture-pane -p -P -C -t {target}")
-        return lines
-
-    def content(self, screens: list[list[str]]) -> str:
-        """Rebuild the pane from the replies to `capture_lines()[:-1]`."""
-        parts: list[str] = []
-        if self.alternate_on:
-            *normal, alternate = screens
-            parts.append(_join([line for block in normal for line in block]))
-            parts.append("\x1b[?1049h\x1b[H")
-            parts.append(_join(alternate[-self.height :] if self.height else alternate))
-        else:
-            parts.append(_join(screens[0]))
-        parts.append("\x1b[0m")
-        parts.append(self._modes())
-        return "".join(parts)
+            screen = _join(history + visible)
+        return screen + "\x1b[0m" + self._modes()
 
     def _modes(self) -> str:
         out = []
