@@ -452,12 +452,12 @@ class SessionHub:
                 self._emit("pane-selected", {"window": wid, "pane": new.active_pane(wid)})
         if old.active_window != new.active_window and new.active_window is not None:
             self._emit("window-selected", {"window": new.active_window})
-        for pid, info in new.panes.items():
+        for pid, pane in new.panes.items():
             before_pane = old.panes.get(pid)
             if before_pane is None:
                 self._capture(pid, self._pane_added)
-            elif before_pane.details() != info.details():
-                self._emit("pane-changed", {"pane": pid, **info.details()})
+            elif before_pane.details() != pane.details():
+                self._emit("pane-changed", {"pane": pid, **pane.details()})
 
     def _pane_added(self, info: PaneInfo | None, content: str, anchor: int) -> None:
         if info is not None:
