@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from tmuxweb import bindings
 from tmuxweb.errors import BadRequest, NotFound, UnsupportedMedia
 from tmuxweb.services import services
 from tmuxweb.tmux import commands as tmux
@@ -84,9 +85,17 @@ def _resize(data: dict[str, Any], hub: SessionHub) -> list[str]:
     return tmux.resize_client(_size(data["cols"], "cols"), _size(data["rows"], "rows"))
 
 
+_PANE_DIRECTIONS = (*tmux.RESIZE_FLAGS, "next", "previous")
+
+
 def _select_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane",))
-    return tmux.select_pane(_pane(data, hub))
+    _fields(data, ("pane",), ("direction",))
+    pane = _pane(data, hub)
+    if "direction" not in data:
+        return tmux.select_pane(pane)
+    if data["direction"] not in _PANE_DIRECTIONS:
+        raise BadRequest("direction must be left, right, up, down, next or previous")
+    return tmux.select_pane_towards(pane, hub.structure.panes[pane].window, data["direction"])
 
 
 def _select_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
@@ -94,12 +103,19 @@ def _select_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
     return tmux.select_window(_window(data, hub))
 
 
+def _here(data: dict[str, Any]) -> bool:
+    cwd = data.get("cwd")
+    if cwd not in (None, "current"):
+        raise BadRequest("cwd must be 'current' (the pane's directory) when given")
+    return cwd == "current"
+
+
 def _split(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane", "direction"))
+    _fields(data, ("pane", "direction"), ("cwd",))
     direction = data["direction"]
     if direction not in ("horizontal", "vertical"):
         raise BadRequest("direction must be 'horizontal' or 'vertical'")
-    return tmux.split(_pane(data, hub), horizontal=direction == "horizontal")
+    return tmux.split(_pane(data, hub), direction == "horizontal", _here(data))
 
 
 def _kill_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
@@ -108,9 +124,9 @@ def _kill_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
 
 
 def _new_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, (), ("name",))
+    _fields(data, (), ("name", "cwd"))
     name = tmux.check_name(data["name"], "window name") if "name" in data else None
-    return tmux.new_window(hub.session_id, name)
+    return tmux.new_window(hub.session_id, name, _here(data))
 
 
 def _kill_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
@@ -140,6 +156,60 @@ def _zoom(data: dict[str, Any], hub: SessionHub) -> list[str]:
     return tmux.zoom(_pane(data, hub))
 
 
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if type(value) is not bool:
+        raise BadRequest(f"{name} must be true or false")
+    return value
+
+
+def _session_step(kind: str) -> Builder:
+    def build(data: dict[str, Any], hub: SessionHub) -> list[str]:
+        _fields(data, ())
+        return tmux.session_step(kind, hub.session_id)
+
+    return build
+
+
+def _last_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("window",))
+    return tmux.last_pane(_window(data, hub))
+
+
+def _copy_mode(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane",), ("page_up",))
+    return tmux.copy_mode(_pane(data, hub), _flag(data, "page_up"))
+
+
+def _send_prefix(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane",), ("secondary",))
+    return tmux.send_prefix(_pane(data, hub), _flag(data, "secondary"))
+
+
+def _paste_buffer(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane",))
+    return tmux.paste_top_buffer(_pane(data, hub))
+
+
+def _rotate_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("window",), ("reverse",))
+    return tmux.rotate_window(_window(data, hub), _flag(data, "reverse"))
+
+
+def _swap_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("pane", "direction"))
+    if data["direction"] not in ("up", "down"):
+        raise BadRequest("direction must be up or down")
+    return tmux.swap_pane(_pane(data, hub), data["direction"] == "up")
+
+
+def _select_layout(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    _fields(data, ("window", "layout"))
+    if data["layout"] != "next" and data["layout"] not in tmux.LAYOUTS:
+        raise BadRequest("layout must be next or one of " + ", ".join(sorted(tmux.LAYOUTS)))
+    return tmux.select_layout(_window(data, hub), data["layout"])
+
+
 BUILDERS: dict[str, Builder] = {
     "input": _input,
     "keys": _keys,
@@ -154,7 +224,20 @@ BUILDERS: dict[str, Builder] = {
     "rename-window": _rename_window,
     "zoom": _zoom,
     "resize-pane": _resize_pane,
+    "next-window": _session_step("next-window"),
+    "previous-window": _session_step("previous-window"),
+    "last-window": _session_step("last-window"),
+    "last-pane": _last_pane,
+    "copy-mode": _copy_mode,
+    "send-prefix": _send_prefix,
+    "paste-buffer": _paste_buffer,
+    "rotate-window": _rotate_window,
+    "swap-pane": _swap_pane,
+    "select-layout": _select_layout,
 }
+# Typed commands a binding may not produce (a binding resolves to one of
+# the above; "binding" itself is handled in post_command).
+COMMAND_TYPES = frozenset(BUILDERS) | {"binding"}
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
@@ -165,7 +248,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     kind = data.get("type")
-    if not isinstance(kind, str) or kind not in BUILDERS:
+    if not isinstance(kind, str) or kind not in COMMAND_TYPES:
         raise BadRequest(f"unknown command type {kind!r}"[:120])
     return data
 
@@ -195,9 +278,42 @@ async def post_command(request: Request) -> Response:
     hub = conn.hub
     await conn.in_turn(seq, svc.config.seq_wait)
     try:
+        if data["type"] == "binding":
+            resolved = await _resolve_binding(data, hub)
+            if resolved.confirm is not None and not _flag(data, "confirmed"):
+                return JSONResponse({"ok": False, "confirm": resolved.confirm})
+            data = resolved.command
         lines = BUILDERS[data["type"]](data, hub)
         futures = hub.send(lines)
     finally:
         await conn.done(seq)
     check_answers(list(await asyncio.gather(*futures)))
     return JSONResponse({"ok": True})
+
+
+async def _resolve_binding(data: dict[str, Any], hub: SessionHub) -> bindings.Resolved:
+    """The typed command a key binding stands for (see bindings.py)."""
+    _fields(data, ("key",), ("table", "pane", "confirmed"))
+    key = data["key"]
+    if not isinstance(key, str) or not tmux.KEY.fullmatch(key):
+        raise BadRequest("key must be a tmux key name")
+    table = data.get("table", "prefix")
+    if table not in ("prefix", "root"):
+        raise BadRequest("table must be prefix or root")
+    window = hub.structure.active_window
+    pane = _pane(data, hub) if "pane" in data else (hub.structure.active_pane(window) if window else None)
+    if window is None or pane is None:
+        raise NotFound("the session has no active pane")
+    window = hub.structure.panes[pane].window
+    (answer,) = await asyncio.gather(*hub.send(tmux.list_key(table, key)))
+    lines = answer.text() if answer.reply.ok else []
+    parsed = bindings.parse_binding(lines[0]) if lines else None
+    if parsed is None:
+        raise NotFound(f"{key} is not bound in the {table} table")
+    target = bindings.Target(hub.session_id, window, pane)
+    resolved = bindings.resolve(parsed[2], target, hub.structure)
+    if resolved.confirm is not None:
+        info = hub.structure.panes[pane]
+        prompt = resolved.confirm.replace("#P", str(info.index)).replace("#W", hub.structure.windows[window].name)
+        resolved = bindings.Resolved(resolved.command, prompt.replace("#S", hub.name))
+    return resolved

@@ -23,7 +23,7 @@ from tmuxweb.tmux.server import SessionInfo
 
 PROTOCOL_VERSION = 1
 # Optional features a client may use; see DATA-FLOW.md.
-CAPABILITIES = ["resize-pane"]
+CAPABILITIES = ["resize-pane", "binding"]
 
 
 async def resolve_session(svc: Services, name: str | None) -> SessionInfo:

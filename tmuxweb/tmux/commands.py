@@ -197,8 +197,13 @@ def select_window(window: str) -> list[str]:
     return [f"select-window -t {quote(window)}"]
 
 
-def split(pane: str, horizontal: bool) -> list[str]:
-    return [f"split-window {'-h' if horizontal else '-v'} -t {quote(pane)}"]
+# `-c` with this format starts the new pane where the current one is.
+_HERE = "-c " + "'#{pane_current_path}'"
+
+
+def split(pane: str, horizontal: bool, here: bool = False) -> list[str]:
+    cwd = f" {_HERE}" if here else ""
+    return [f"split-window {'-h' if horizontal else '-v'}{cwd} -t {quote(pane)}"]
 
 
 def kill_pane(pane: str) -> list[str]:
@@ -209,8 +214,10 @@ def kill_window(window: str) -> list[str]:
     return [f"kill-window -t {quote(window)}"]
 
 
-def new_window(session: str, name: str | None) -> list[str]:
+def new_window(session: str, name: str | None, here: bool = False) -> list[str]:
     line = f"new-window -t {quote(session + ':')}"
+    if here:
+        line += f" {_HERE}"
     if name is not None:
         line += f" -n {quote(escape_format(name))}"
     return [line]
@@ -221,6 +228,55 @@ def rename_window(window: str, name: str) -> list[str]:
 
 
 RESIZE_FLAGS = {"left": "-L", "right": "-R", "up": "-U", "down": "-D"}
+LAYOUTS = frozenset({"even-horizontal", "even-vertical", "main-horizontal", "main-vertical", "tiled"})
+
+
+def select_pane_towards(pane: str, window: str, direction: str) -> list[str]:
+    """`direction`: left/right/up/down from `pane`, or next/previous pane
+    of its `window` (`@W.+`, tmux's relative pane target)."""
+    if direction in ("next", "previous"):
+        return [f"select-pane -t {quote(window + ('.+' if direction == 'next' else '.-'))}"]
+    return [f"select-pane -t {quote(pane)} {RESIZE_FLAGS[direction]}"]
+
+
+def session_step(kind: str, session: str) -> list[str]:
+    """next-window, previous-window or last-window in a session."""
+    return [f"{kind} -t {quote(session)}"]
+
+
+def last_pane(window: str) -> list[str]:
+    return [f"last-pane -t {quote(window)}"]
+
+
+def copy_mode(pane: str, page_up: bool) -> list[str]:
+    return [f"copy-mode{' -u' if page_up else ''} -t {quote(pane)}"]
+
+
+def send_prefix(pane: str, secondary: bool) -> list[str]:
+    return [f"send-prefix{' -2' if secondary else ''} -t {quote(pane)}"]
+
+
+def paste_top_buffer(pane: str) -> list[str]:
+    return [f"paste-buffer -p -t {quote(pane)}"]
+
+
+def rotate_window(window: str, reverse: bool) -> list[str]:
+    return [f"rotate-window {'-D' if reverse else '-U'} -t {quote(window)}"]
+
+
+def swap_pane(pane: str, up: bool) -> list[str]:
+    return [f"swap-pane {'-U' if up else '-D'} -t {quote(pane)}"]
+
+
+def list_key(table: str, key: str) -> list[str]:
+    """The binding of one key (tmux answers %error when it is unbound)."""
+    return [f"list-keys -T {quote(table)} {quote(key)}"]
+
+
+def select_layout(window: str, layout: str) -> list[str]:
+    if layout == "next":
+        return [f"next-layout -t {quote(window)}"]
+    return [f"select-layout -t {quote(window)} {quote(layout)}"]
 
 
 def resize_pane(pane: str, direction: str, cells: int) -> list[str]:
