@@ -8,7 +8,7 @@ import { ApiError, eventsUrl } from "./api.js";
 export const EVENT_TYPES = [
   "connection-info", "state", "output", "pane-reset",
   "window-added", "window-closed", "window-renamed", "window-selected",
-  "layout", "pane-added", "pane-closed", "pane-selected", "pane-changed",
+  "window-flags", "layout", "pane-added", "pane-closed", "pane-selected", "pane-changed",
   "session-renamed", "exit",
 ];
 

@@ -1,5 +1,6 @@
 // The on-screen key row for touch screens: Esc, Tab, arrows, paging keys,
-// and sticky Ctrl/Alt that apply to the next key typed on the soft keyboard.
+// sticky Ctrl/Alt that apply to the next key typed on the soft keyboard, and
+// the tmux prefix.
 
 /** The byte a terminal sends for Ctrl+ch, or null if Ctrl does not apply. */
 export function ctrlByte(ch) {
@@ -10,8 +11,8 @@ export function ctrlByte(ch) {
 }
 
 export class KeyRow {
-  /** sendKeys(names), refocus(); names are tmux key names. */
-  constructor(element, { sendKeys, refocus }) {
+  /** sendKeys(names), prefix(), refocus(); names are tmux key names. */
+  constructor(element, { sendKeys, prefix, refocus }) {
     this.element = element;
     this.latched = { ctrl: false, alt: false };
     // Keep the focus (and the soft keyboard) in the terminal.
@@ -21,6 +22,8 @@ export class KeyRow {
       if (!button) return;
       if (button.dataset.latch) {
         this.#toggle(button.dataset.latch);
+      } else if (button.dataset.prefix !== undefined) {
+        prefix();
       } else if (button.dataset.key) {
         sendKeys([this.#modified(button.dataset.key)]);
         this.#release();

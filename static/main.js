@@ -8,6 +8,7 @@ import { fitCells } from "./layout.js";
 import { renderTabs } from "./tabs.js";
 import { SessionPicker } from "./sessions.js";
 import { KeyRow } from "./keyrow.js";
+import { Prefix } from "./prefix.js";
 import { handleOsc52 } from "./clipboard.js";
 import { watchGestures } from "./gestures.js";
 import { currentTheme, watchTheme } from "./theme.js";
@@ -37,6 +38,10 @@ class App {
     this.resizeTimer = null;
     this.outputHooks = new Set();
     this.errorShown = 0;
+    // Key bindings run one after another; typing that follows a binding
+    // waits for it (it may have made another pane the active one).
+    this.bindingQueue = Promise.resolve();
+    this.bindingsBusy = 0;
     this.workspace = new Workspace($("workspace"), {
       fontSize: initialFontSize(),
       theme: currentTheme(),
@@ -54,8 +59,17 @@ class App {
       onSwitch: (name) => this.connect(name),
       onCreate: () => this.createSession(),
     });
+    this.prefix = new Prefix({
+      indicator: $("prefix-indicator"),
+      button: $("prefix-key"),
+      onKey: (key) => this.binding(key),
+    });
     this.keyRow = new KeyRow($("keyrow"), {
-      sendKeys: (keys) => this.command({ type: "keys", pane: this.workspace.activePaneId(), keys }),
+      sendKeys: (keys) => {
+        if (keys.length === 1 && this.prefix.key(keys[0])) return;
+        this.#afterBindings(() => this.command({ type: "keys", pane: this.workspace.activePaneId(), keys }));
+      },
+      prefix: () => this.prefix.press(),
       refocus: () => this.workspace.focusActive(),
     });
   }
@@ -65,6 +79,7 @@ class App {
     this.#bindToolbar();
     this.#bindViewport();
     this.#bindPaste();
+    this.#bindPrefix();
     watchTheme((theme) => this.workspace.setTheme(theme));
     watchGestures($("workspace"), {
       onSwipe: (step) => this.stepWindow(step),
@@ -81,6 +96,7 @@ class App {
 
   connect(session) {
     this.connection?.dispose();
+    this.prefix.setKeys([]);
     this.workspace.clear();
     this.lastSize = null;
     showApp();
@@ -124,6 +140,7 @@ class App {
       case "window-added": return ws.addWindow(data.window);
       case "window-closed": return ws.removeWindow(data.window);
       case "window-renamed": return ws.renameWindow(data.window, data.name);
+      case "window-flags": return ws.setWindowFlags(data.window, data);
       case "window-selected": return ws.selectWindow(data.window);
       case "layout": return ws.setLayout(data);
       case "pane-added": return ws.addPane(data.pane);
@@ -142,7 +159,9 @@ class App {
     this.workspace.hooks.resizePane = capabilities.has("resize-pane")
       ? (pane, direction, cells) => this.command({ type: "resize-pane", pane, direction, cells })
       : null;
-    $("prefix-key").hidden = !info.prefix;
+    // Without the server's `binding` command the prefix key goes to the
+    // program like any other key.
+    this.prefix.setKeys(capabilities.has("binding") && Array.isArray(info.prefix) ? info.prefix : []);
     this.#sessionNamed(info.session.name);
   }
 
@@ -170,7 +189,49 @@ class App {
   }
 
   input(pane, data) {
-    this.command({ type: "input", pane, text: this.keyRow.apply(data) });
+    const text = this.prefix.data(this.keyRow.apply(data));
+    if (!text) return;
+    if (this.bindingsBusy) {
+      // Typed after a key binding that is still running: it goes where the
+      // binding left the focus (a new window, another pane).
+      this.#afterBindings(() => this.command({ type: "input", pane: this.workspace.activePaneId() ?? pane, text }));
+    } else {
+      this.command({ type: "input", pane, text });
+    }
+  }
+
+  #afterBindings(run) {
+    if (this.bindingsBusy) this.bindingQueue = this.bindingQueue.then(run);
+    else run();
+  }
+
+  /** The key typed after the prefix: run tmux's binding for it. */
+  binding(key) {
+    if (!this.connection?.connected) return;
+    this.bindingsBusy++;
+    this.bindingQueue = this.bindingQueue
+      .then(() => this.#runBinding(key))
+      .finally(() => { this.bindingsBusy--; });
+  }
+
+  async #runBinding(key) {
+    const connection = this.connection;
+    const pane = this.workspace.activePaneId();
+    const command = pane ? { type: "binding", key, pane } : { type: "binding", key };
+    try {
+      const reply = await connection.send(command);
+      if (reply?.ok === false && typeof reply.confirm === "string") {
+        const yes = await ask(reply.confirm, { ok: "Yes", cancel: "No", yesNo: true });
+        this.workspace.focusActive();
+        if (yes && connection === this.connection && connection.connected) {
+          await connection.send({ ...command, confirmed: true });
+        }
+      }
+    } catch (err) {
+      if (err.status === 0 || err.status === 403) return; // the indicator shows it; reconnect handles 403
+      // Refused (not translatable, unbound, tmux said no): say so, with the key.
+      toast(`${this.prefix.label} ${key} — ${err.message}`, { error: true });
+    }
   }
 
   paste(text) {
@@ -191,11 +252,8 @@ class App {
   }
 
   stepWindow(step) {
-    const windows = this.workspace.sortedWindows();
-    if (windows.length < 2) return;
-    const at = windows.findIndex((w) => w.id === this.workspace.activeWindow);
-    const next = windows[(at + step + windows.length) % windows.length];
-    this.command({ type: "select-window", window: next.id });
+    if (this.workspace.windows.size < 2) return; // tmux would answer "no next window"
+    this.command({ type: step > 0 ? "next-window" : "previous-window" });
   }
 
   async createSession() {
@@ -305,6 +363,16 @@ class App {
     update();
   }
 
+  #bindPrefix() {
+    // Capture phase on an ancestor: sees a key before xterm does, so the
+    // prefix and the key after it never reach the pane as input.
+    $("workspace").addEventListener("keydown", (event) => {
+      if (!this.connection?.connected || !this.prefix.keydown(event)) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }, true);
+  }
+
   #bindPaste() {
     // Capture phase on an ancestor: runs before xterm's own paste handler,
     // so a paste becomes one `paste` command (bracketed when the program
@@ -330,6 +398,7 @@ class App {
       activePane: () => ws.activePaneId(),
       activeWindow: () => ws.activeWindow,
       connected: () => Boolean(this.connection?.connected),
+      prefixPending: () => this.prefix.pending,
       onOutput: (hook) => {
         this.outputHooks.add(hook);
         return () => this.outputHooks.delete(hook);

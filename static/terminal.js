@@ -52,7 +52,7 @@ function silenceReplies(term) {
 export class PaneTerminal {
   /**
    * pane: a Pane from the protocol. hooks: onData(paneId, data),
-   * onFocus(paneId), onBell(paneId), openLink(url), onOsc52(paneId, payload).
+   * onFocus(paneId), openLink(url), onOsc52(paneId, payload).
    */
   constructor(pane, { fontSize, theme, hooks }) {
     this.id = pane.id;
@@ -91,7 +91,6 @@ export class PaneTerminal {
         return true;
       }),
       this.term.onData((data) => hooks.onData(this.id, data)),
-      this.term.onBell(() => hooks.onBell(this.id)),
     );
     this.write(pane.content);
   }

@@ -53,18 +53,29 @@ export function toast(message, { error = false, actions = [], timeout = 6000 } =
 
 /**
  * Ask the user. With `input` (a default value) resolves to the entered
- * string or null; without, to true/false.
+ * string or null; without, to true/false. `yesNo`: the keys y and n answer
+ * too (tmux's confirm-before prompts).
  */
-export function ask(message, { input = null, ok = "OK" } = {}) {
+export function ask(message, { input = null, ok = "OK", cancel = "Cancel", yesNo = false } = {}) {
   const dialog = $("dialog");
   const field = $("dialog-input");
   $("dialog-message").textContent = message;
   $("dialog-ok").textContent = ok;
+  $("dialog-cancel").textContent = cancel;
   field.hidden = input === null;
   field.value = input ?? "";
   dialog.returnValue = "";
+  const onKey = (event) => {
+    if (event.ctrlKey || event.altKey || event.metaKey) return;
+    const answer = { y: "ok", Y: "ok", n: "cancel", N: "cancel" }[event.key];
+    if (!answer) return;
+    event.preventDefault();
+    dialog.close(answer);
+  };
+  if (yesNo && input === null) dialog.addEventListener("keydown", onKey);
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
+      dialog.removeEventListener("keydown", onKey);
       const accepted = dialog.returnValue === "ok";
       if (input === null) resolve(accepted);
       else resolve(accepted ? field.value : null);

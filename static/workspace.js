@@ -3,7 +3,7 @@
 // receiving output into their (unopened or hidden) terminals.
 
 import { PaneTerminal } from "./terminal.js";
-import { cellBox, layoutDividers, dividerHandle } from "./layout.js";
+import { cellBox, layoutDividers, layoutPanes, dividerHandle } from "./layout.js";
 
 const WINDOW_FIELDS = ["index", "name", "zoomed", "width", "height", "layout", "active_pane"];
 
@@ -25,7 +25,6 @@ export class Workspace {
     this.termHooks = {
       onData: hooks.onData,
       onFocus: (id) => this.#focused(id),
-      onBell: (id) => this.#flag(id, "bell"),
       openLink: hooks.openLink,
       onOsc52: hooks.onOsc52,
     };
@@ -64,6 +63,7 @@ export class Workspace {
     if (info.activity) win.activity = true;
     if (info.bell) win.bell = true;
     this.windows.set(info.id, win);
+    if (info.layout) for (const leaf of layoutPanes(info.layout)) this.#adopt(leaf.pane, win);
     if (render) this.render();
     else this.hooks.onWindowsChanged();
   }
@@ -71,8 +71,14 @@ export class Workspace {
   removeWindow(id) {
     const win = this.windows.get(id);
     if (!win) return;
-    for (const pane of [...this.panes.values()]) {
-      if (pane.info.window === id) this.removePane(pane.info.id, false);
+    // The server closes a window's dead panes (pane-closed) before the
+    // window. Panes still here were moved to another window (join-pane):
+    // keep them for that window's layout event, which adopts them.
+    for (const pane of this.panes.values()) {
+      if (pane.info.window !== id) continue;
+      pane.info.window = null;
+      pane.term.setVisible(false);
+      pane.term.element.remove();
     }
     win.element.remove();
     this.windows.delete(id);
@@ -95,6 +101,16 @@ export class Workspace {
     if (hadFocus) this.focusActive();
   }
 
+  /** tmux's activity and bell flags of a window (the `window-flags` event). */
+  setWindowFlags(id, { activity, bell }) {
+    const win = this.windows.get(id);
+    if (!win) return;
+    const next = { activity: Boolean(activity), bell: Boolean(bell) };
+    if (win.activity === next.activity && win.bell === next.bell) return;
+    Object.assign(win, next);
+    this.hooks.onWindowsChanged();
+  }
+
   setLayout({ window: id, layout, zoomed, panes }) {
     const win = this.windows.get(id);
     if (!win) return;
@@ -105,11 +121,23 @@ export class Workspace {
     for (const geometry of panes) {
       const pane = this.panes.get(geometry.id);
       if (!pane) continue;
+      this.#adopt(geometry.id, win);
       Object.assign(pane.info, geometry);
       pane.term.resize(geometry.width, geometry.height);
       if (geometry.active) win.active_pane = geometry.id;
     }
     this.render();
+  }
+
+  /**
+   * A pane that tmux moved to another window (break-pane, join-pane,
+   * move-pane) shows up in that window's layout: move it there.
+   */
+  #adopt(paneId, win) {
+    const pane = this.panes.get(paneId);
+    if (!pane || pane.info.window === win.id) return;
+    pane.info.window = win.id;
+    win.element.append(pane.term.element);
   }
 
   sortedWindows() {
@@ -119,6 +147,9 @@ export class Workspace {
   // ---- panes ----
 
   addPane(info, render = true) {
+    // A pane we already have: the server re-captured it (it may also have
+    // moved to another window). Replace it, terminal and all.
+    if (this.panes.has(info.id)) this.removePane(info.id, false);
     const term = new PaneTerminal(info, { fontSize: this.fontSize, theme: this.theme, hooks: this.termHooks });
     const { content: _content, ...rest } = info;
     this.panes.set(info.id, { info: rest, term });
@@ -160,7 +191,6 @@ export class Workspace {
     const pane = this.panes.get(paneId);
     if (!pane) return;
     pane.term.write(data, callback);
-    this.#flag(paneId, "activity");
   }
 
   resetPane(info) {
@@ -196,14 +226,6 @@ export class Workspace {
     win.active_pane = paneId; // tmux confirms with pane-selected
     this.render();
     this.hooks.onFocus(paneId);
-  }
-
-  #flag(paneId, flag) {
-    const pane = this.panes.get(paneId);
-    const win = pane && this.windows.get(pane.info.window);
-    if (!win || win.id === this.activeWindow || win[flag]) return;
-    win[flag] = true;
-    this.hooks.onWindowsChanged();
   }
 
   // ---- appearance ----
@@ -308,8 +330,9 @@ export class Workspace {
     }
   }
 
-  // Dragging a border: ready for a server `resize-pane` command (see
-  // hooks.resizePane); without one, borders are not draggable.
+  // Dragging a border N cells sends one `resize-pane` (hooks.resizePane, set
+  // when the server has the "resize-pane" capability; without it borders
+  // are not draggable). tmux's layout event then redraws the borders.
   #makeDraggable(element, divider, cell) {
     const pane = dividerHandle(divider);
     if (!pane) return;

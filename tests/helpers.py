@@ -102,7 +102,9 @@ def new_tmux_server(tmp: Path) -> TmuxServer:
 
 
 def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose
+    # proto says TCP, and without it small replies wait on delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
@@ -165,7 +167,12 @@ class RunningServer:
 
 
 def server_config(tmux: TmuxServer, **overrides: Any) -> Config:
-    base = Config(token=Secret(new_secret()), socket_name=tmux.socket_name, linger=0.2)
+    base = Config(
+        token=Secret(new_secret()),
+        socket_name=tmux.socket_name,
+        linger=0.2,
+        tokens_file=tmux.config_path.parent / "tokens.json",
+    )
     return replace(base, **overrides)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -22,7 +24,8 @@ from tmuxweb import commands, stream
 from tmuxweb.config import Config
 from tmuxweb.errors import BadRequest, TmuxWebError
 from tmuxweb.middleware import AccessLog, Authenticate, BodyLimit, HostCheck, OriginCheck, SecurityHeaders
-from tmuxweb.services import Services, services
+from tmuxweb.policy import check_admin
+from tmuxweb.services import Services, principal, services
 
 log = logging.getLogger("tmuxweb")
 
@@ -56,6 +59,7 @@ async def list_sessions(request: Request) -> Response:
 
 async def create_session(request: Request) -> Response:
     svc = services(request)
+    check_admin(principal(request), svc.config, "creating a session")
     commands.require_json(request)
     try:
         data = json.loads(await request.body())
@@ -64,12 +68,14 @@ async def create_session(request: Request) -> Response:
     if not isinstance(data, dict) or set(data) != {"name"}:
         raise BadRequest('the body must be {"name": "..."}')
     info = await svc.tmux.create(data["name"])
+    svc.audit.write("session-created", token=principal(request).name, session=info.id, name=info.name)
     return JSONResponse(info.to_json(), status_code=201)
 
 
 async def ticket(request: Request) -> Response:
     svc = services(request)
-    return JSONResponse({"ticket": svc.tickets.issue(), "expires_in": int(svc.config.ticket_ttl)})
+    ticket = svc.tickets.issue(principal(request))
+    return JSONResponse({"ticket": ticket, "expires_in": int(svc.config.ticket_ttl)})
 
 
 # -- errors: the one place exceptions become responses --------------------------
@@ -90,6 +96,15 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "internal error"}, status_code=500)
 
 
+def audit_options(config: Config) -> dict[str, Any]:
+    """The server's options for the audit log: everything but secrets."""
+    return {
+        field.name: str(getattr(config, field.name))
+        for field in dataclasses.fields(config)
+        if field.name != "token"
+    }
+
+
 def create_app(config: Config) -> Starlette:
     svc = Services.create(config)
 
@@ -98,10 +113,19 @@ def create_app(config: Config) -> Starlette:
         reaped = await svc.tmux.reap_orphans()
         if reaped:
             log.warning("ended %d control client(s) left behind by an earlier tmuxweb", reaped)
+        svc.audit.write("server-start", options=audit_options(config))
+        watcher = asyncio.create_task(svc.watch_tokens(), name="token-watcher")
         try:
             yield {"services": svc}
         finally:
+            watcher.cancel()
             await svc.tmux.close()
+            svc.audit.write("server-stop")
+            svc.audit.close()
+            # Here rather than after uvicorn returns: on SIGTERM uvicorn
+            # re-raises the signal once shut down, and the process ends.
+            if config.generated_token_file is not None:
+                config.generated_token_file.unlink(missing_ok=True)
 
     routes = [
         Route("/healthz", healthz),
@@ -118,8 +142,8 @@ def create_app(config: Config) -> Starlette:
         Middleware(SecurityHeaders),
         Middleware(HostCheck, config=config),
         Middleware(OriginCheck, config=config),
-        Middleware(BodyLimit, limit=config.max_body),
-        Middleware(Authenticate, config=config, tickets=svc.tickets),
+        Middleware(BodyLimit, limit=config.max_body, timeout=config.body_timeout),
+        Middleware(Authenticate, services=svc),
     ]
     return Starlette(
         routes=routes,

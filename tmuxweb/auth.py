@@ -12,11 +12,13 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tmuxweb.config import Secret
-from tmuxweb.errors import Conflict, Forbidden
-from tmuxweb.tmux.hub import SessionHub
+from tmuxweb.errors import Conflict, Forbidden, TooManyRequests
+from tmuxweb.tmux.hub import SessionHub, Subscription, farewell
+from tmuxweb.tokens import Principal
 
 # Bearer tokens are base64url; anything else is refused before comparing.
 MAX_SECRET_LENGTH = 256
@@ -47,24 +49,29 @@ class Tickets:
 
     def __init__(self, ttl: float) -> None:
         self._ttl = ttl
-        self._expiry: dict[bytes, float] = {}
+        self._issued: dict[bytes, tuple[float, Principal]] = {}
 
-    def issue(self) -> str:
+    def issue(self, principal: Principal) -> str:
+        """A ticket that stands for `principal` once, for `ttl` seconds."""
         self._prune()
         ticket = new_secret()
-        self._expiry[_digest(ticket)] = time.monotonic() + self._ttl
+        self._issued[_digest(ticket)] = (time.monotonic() + self._ttl, principal)
         return ticket
 
-    def redeem(self, ticket: str) -> bool:
+    def redeem(self, ticket: str) -> Principal | None:
         if not ticket or len(ticket) > MAX_SECRET_LENGTH:
-            return False
-        expiry = self._expiry.pop(_digest(ticket), None)
-        return expiry is not None and expiry >= time.monotonic()
+            return None
+        expiry, principal = self._issued.pop(_digest(ticket), (0.0, None))
+        return principal if expiry >= time.monotonic() else None
+
+    def revoke(self, name: str) -> None:
+        for key in [k for k, (_, p) in self._issued.items() if p.name == name]:
+            del self._issued[key]
 
     def _prune(self) -> None:
         now = time.monotonic()
-        for key in [k for k, t in self._expiry.items() if t < now]:
-            del self._expiry[key]
+        for key in [k for k, (t, _) in self._issued.items() if t < now]:
+            del self._issued[key]
 
 
 @dataclass(eq=False)
@@ -74,8 +81,12 @@ class Connection:
     id: str
     hub: SessionHub
     token_hash: bytes
+    principal: Principal
+    client: str
     next_seq: int = 1
     closed: bool = False
+    # Set by the stream once subscribed, so the server can end it (revocation).
+    subscription: Subscription | None = None
     _turn: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def in_turn(self, seq: int | None, wait: float) -> None:
@@ -115,14 +126,30 @@ class Connection:
 class Connections:
     """Session tokens of the open streams, bound to their session."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_streams: int = 64, max_per_principal: int = 16) -> None:
         self._by_token: dict[bytes, Connection] = {}
+        self._max = max_streams
+        self._max_per_principal = max_per_principal
 
-    def open(self, hub: SessionHub) -> tuple[Connection, str]:
+    def check_capacity(self, principal: Principal) -> None:
+        """Refuse a new stream beyond the overall and per-token limits."""
+        if len(self._by_token) >= self._max:
+            raise TooManyRequests("too many open streams on this server")
+        mine = sum(1 for c in self._by_token.values() if c.principal.name == principal.name)
+        if mine >= self._max_per_principal:
+            raise TooManyRequests(f"too many open streams for the token {principal.name!r}")
+
+    def open(self, hub: SessionHub, principal: Principal, client: str) -> tuple[Connection, str]:
+        self.check_capacity(principal)
         token = new_secret()
-        conn = Connection(id=secrets.token_hex(8), hub=hub, token_hash=_digest(token))
+        conn = Connection(
+            id=secrets.token_hex(8), hub=hub, token_hash=_digest(token), principal=principal, client=client
+        )
         self._by_token[conn.token_hash] = conn
         return conn, token
+
+    def open_for(self, predicate: Callable[[Connection], bool]) -> list[Connection]:
+        return [c for c in self._by_token.values() if predicate(c)]
 
     def find(self, token: str | None, session: str) -> Connection:
         """The open stream a session token belongs to, if it is `session`'s."""
@@ -140,6 +167,12 @@ class Connections:
     async def close(self, conn: Connection) -> None:
         self._by_token.pop(conn.token_hash, None)
         await conn.close()
+
+    async def end(self, conn: Connection, reason: str) -> None:
+        """End a stream from the server side: its watcher gets `exit`."""
+        if conn.subscription is not None:
+            conn.subscription.close(farewell(reason))
+        await self.close(conn)
 
     def __len__(self) -> int:
         return len(self._by_token)

@@ -8,8 +8,10 @@ import logging
 import os
 import re
 import socket
+import ssl
 import stat
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +24,7 @@ from tmuxweb.auth import new_secret
 from tmuxweb.config import Config, Secret, bracket_ipv6, is_loopback
 from tmuxweb.errors import BadRequest
 from tmuxweb.tmux.commands import check_session_name
+from tmuxweb.tokens import TokenError, TokenStore, default_store_path, parse_duration
 
 DEFAULT_PORT = 7280
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
@@ -54,7 +57,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME", help="also accept this Host header name (repeatable)")
     p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN", help="also accept this Origin, e.g. https://example.com (repeatable)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    access = p.add_argument_group("access control")
+    access.add_argument("--readonly", action="store_true", help="refuse every command: watch only")
+    access.add_argument("--no-destroy", action="store_true", help="refuse kill-pane and kill-window")
+    access.add_argument("--tokens-file", type=Path, help=f"scoped tokens (default {default_store_path()})")
+    access.add_argument("--audit-log", type=Path, metavar="PATH", help="append JSON lines of who did what (mode 0600)")
+    access.add_argument("--audit-input", action="store_true", help="also record typed text in the audit log")
+    access.add_argument("--max-streams", type=_positive, default=64, help="open streams, all tokens together (default 64)")
+    access.add_argument("--max-streams-per-token", type=_positive, default=16, help="open streams per token (default 16)")
+    tls = p.add_argument_group("TLS")
+    tls.add_argument("--certfile", type=Path, help="serve HTTPS with this certificate (PEM)")
+    tls.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
+    tls.add_argument("--client-ca", type=Path, help="require client certificates signed by this CA (PEM)")
+    tls.add_argument(
+        "--insecure-http",
+        action="store_true",
+        help="allow plain HTTP on a non-loopback address (only where a VPN already encrypts)",
+    )
     return p
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return int(text)
 
 
 def _port(text: str) -> int:
@@ -90,6 +116,20 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         check_session_name(args.session)
     except BadRequest as err:
         raise UsageError(f"--session: {err.message}") from None
+    if (args.certfile is None) != (args.keyfile is None):
+        raise UsageError("--certfile and --keyfile go together")
+    if args.client_ca is not None and args.certfile is None:
+        raise UsageError("--client-ca needs --certfile and --keyfile")
+    for option, path in (("--certfile", args.certfile), ("--keyfile", args.keyfile), ("--client-ca", args.client_ca)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{option}: no such file: {path}")
+    if not is_loopback(host) and args.certfile is None and not args.insecure_http:
+        raise UsageError(
+            f"refusing plain HTTP on {host}, which other machines can reach: the token and your "
+            "terminal would cross the network unencrypted. Use --certfile/--keyfile for HTTPS, "
+            "or keep the default 127.0.0.1 and use an SSH tunnel or a reverse proxy with TLS; "
+            "if a VPN already encrypts this network, add --insecure-http"
+        )
     config = Config(
         token=Secret(""),  # replaced once the port is known (see main)
         host=host,
@@ -100,6 +140,16 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         token_file=args.token_file,
         allowed_hosts=tuple(h.lower() for h in args.allowed_host),
         allowed_origins=tuple(args.allowed_origin),
+        readonly=args.readonly,
+        no_destroy=args.no_destroy,
+        tokens_file=args.tokens_file,
+        audit_log=args.audit_log,
+        audit_input=args.audit_input,
+        max_streams=args.max_streams,
+        max_streams_per_token=args.max_streams_per_token,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        client_ca=args.client_ca,
     )
     return config, args
 
@@ -188,6 +238,8 @@ def link_host(host: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["token"]:
+        return token_main(argv[1:])
     if argv[:1] == ["serve"]:
         argv = argv[1:]
     try:
@@ -202,13 +254,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     generated: Path | None = None
     if token is None:
         token, generated = write_fresh_token(port)
-    config = replace(config, port=port, token=Secret(token))
+    config = replace(config, port=port, token=Secret(token), generated_token_file=generated)
     _configure_logging(args.log_level)
     if not is_loopback(config.host):
+        clear = " and, without TLS, the token and your terminal travel in clear text" if config.certfile is None else ""
         print(
-            f"tmuxweb: warning: listening on {config.host}, reachable from other machines. "
-            "Anyone who can reach this port can try to guess the token, and without TLS "
-            "the token and your terminal travel in clear text. Prefer binding to 127.0.0.1 "
+            f"tmuxweb: warning: listening on {config.host}, reachable from other machines: "
+            f"anyone who can reach this port can try tokens{clear}. Prefer binding to 127.0.0.1 "
             "and using an SSH tunnel (ssh -L), a VPN, or a reverse proxy with TLS (see SECURITY.md).",
             file=sys.stderr,
         )
@@ -216,12 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"token file: {generated or token_path}", file=sys.stderr)
     # The one place the token is shown: in the URL fragment, which browsers
     # never send to a server.
-    print(f"http://{link_host(config.host)}:{port}/#token={token}", flush=True)
-    try:
-        _serve(config, sock)
-    finally:
-        if generated is not None:
-            generated.unlink(missing_ok=True)
+    scheme = "https" if config.certfile else "http"
+    print(f"{scheme}://{link_host(config.host)}:{port}/#token={token}", flush=True)
+    _serve(config, sock)
     return 0
 
 
@@ -237,6 +286,11 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # These libraries log whole messages at DEBUG: sse-starlette every chunk
+    # it sends (session tokens, terminal output), the HTTP clients their
+    # headers. Never below INFO, whatever --log-level says.
+    for name in ("sse_starlette", "httpx", "httpcore", "hpack"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
 
 
 def _serve(config: Config, sock: socket.socket) -> None:
@@ -251,7 +305,62 @@ def _serve(config: Config, sock: socket.socket) -> None:
             proxy_headers=False,
             timeout_graceful_shutdown=3,
             timeout_keep_alive=5,
+            # Bounded request heads and connections (slow or greedy clients).
+            h11_max_incomplete_event_size=16 * 1024,
+            limit_concurrency=config.max_streams + 64,
             lifespan="on",
+            ssl_certfile=str(config.certfile) if config.certfile else None,
+            ssl_keyfile=str(config.keyfile) if config.keyfile else None,
+            ssl_ca_certs=str(config.client_ca) if config.client_ca else None,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if config.client_ca else ssl.CERT_NONE,
         )
     )
     server.run(sockets=[sock])
+
+
+# -- `tmuxweb token …` ---------------------------------------------------------------
+
+
+def build_token_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="tmuxweb token", description="Manage scoped access tokens (the server picks changes up at once).")
+    p.add_argument("--tokens-file", type=Path, help=f"default {default_store_path()}")
+    sub = p.add_subparsers(dest="action", required=True)
+    create = sub.add_parser("create", help="make a token and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", required=True, choices=["read", "write"])
+    create.add_argument("--expires", help="lifetime such as 30m, 12h, 7d (default: never)")
+    sub.add_parser("list", help="names, scopes and expiry (never the tokens)")
+    revoke = sub.add_parser("revoke", help="revoke a token: its streams close within a second")
+    revoke.add_argument("name")
+    for parser in (create, *sub.choices.values()):
+        parser.error = p.error  # type: ignore[method-assign]
+    return p
+
+
+def token_main(argv: list[str]) -> int:
+    try:
+        args = build_token_parser().parse_args(argv)
+        store = TokenStore(args.tokens_file or default_store_path())
+        if args.action == "create":
+            ttl = parse_duration(args.expires) if args.expires else None
+            secret = new_secret()
+            token = store.create(args.name, args.scope, ttl, secret)
+            until = f", expires {_when(token.expires)}" if token.expires else ""
+            print(f"token {token.name!r} ({token.scope}{until}); shown once, store it safely:", file=sys.stderr)
+            print(secret)
+        elif args.action == "list":
+            store.load()
+            for token in store.tokens():
+                expires = _when(token.expires) if token.expires else "never"
+                print(f"{token.name}\t{token.scope}\tcreated {_when(token.created)}\texpires {expires}")
+        else:
+            store.revoke(args.name)
+            print(f"revoked {args.name!r}", file=sys.stderr)
+    except (UsageError, TokenError) as err:
+        print(f"tmuxweb token: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _when(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))

@@ -17,8 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tmuxweb import bindings
-from tmuxweb.errors import BadRequest, NotFound, UnsupportedMedia
-from tmuxweb.services import services
+from tmuxweb.auth import Connection
+from tmuxweb.errors import BadRequest, Forbidden, NotFound, TmuxWebError, UnsupportedMedia
+from tmuxweb.policy import check_command
+from tmuxweb.services import Services, principal, services
 from tmuxweb.tmux import commands as tmux
 from tmuxweb.tmux.hub import SessionHub
 from tmuxweb.tmux.client import check_answers
@@ -275,20 +277,50 @@ async def post_command(request: Request) -> Response:
     seq = parse_seq(data)
     name = request.query_params.get("session") or svc.config.default_session
     conn = svc.connections.find(request.headers.get("x-session-token"), tmux.check_session_name(name))
+    who = principal(request)
+    if who.name != conn.principal.name:
+        raise Forbidden("the session token belongs to another access token")
     hub = conn.hub
     await conn.in_turn(seq, svc.config.seq_wait)
     try:
+        check_command(data["type"], who, svc.config)
         if data["type"] == "binding":
             resolved = await _resolve_binding(data, hub)
+            check_command(resolved.command["type"], who, svc.config)
             if resolved.confirm is not None and not _flag(data, "confirmed"):
                 return JSONResponse({"ok": False, "confirm": resolved.confirm})
             data = resolved.command
         lines = BUILDERS[data["type"]](data, hub)
         futures = hub.send(lines)
+    except TmuxWebError as err:
+        _audit(svc, conn, data, refused=err.message)
+        raise
     finally:
         await conn.done(seq)
+    _audit(svc, conn, data)
     check_answers(list(await asyncio.gather(*futures)))
     return JSONResponse({"ok": True})
+
+
+def _audit(svc: Services, conn: Connection, data: dict[str, Any], refused: str | None = None) -> None:
+    """Type, target, who; typed text only with --audit-input."""
+    record: dict[str, Any] = {
+        "type": data.get("type"),
+        "token": conn.principal.name,
+        "session": conn.hub.session_id,
+        "connection": conn.id,
+        "client": conn.client,
+    }
+    for key in ("pane", "window", "direction", "name", "cols", "rows", "key"):
+        if key in data:
+            record[key] = data[key]
+    if svc.audit.record_input:
+        for key in ("text", "keys"):
+            if key in data:
+                record[key] = data[key]
+    if refused is not None:
+        record["refused"] = refused
+    svc.audit.write("command", **record)
 
 
 async def _resolve_binding(data: dict[str, Any], hub: SessionHub) -> bindings.Resolved:

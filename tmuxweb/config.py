@@ -38,6 +38,8 @@ class Config:
     socket_path: str | None = None
     default_session: str = "main"
     token_file: Path | None = None
+    # A token file tmuxweb generated for this run: removed when it stops.
+    generated_token_file: Path | None = None
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     tmux_bin: str = "tmux"
@@ -66,6 +68,25 @@ class Config:
     ticket_ttl: float = 60.0
     # How long a command waits for its predecessor's sequence number.
     seq_wait: float = 5.0
+    # Access control (see SECURITY.md).
+    readonly: bool = False
+    no_destroy: bool = False
+    tokens_file: Path | None = None
+    audit_log: Path | None = None
+    audit_input: bool = False
+    max_streams: int = 64
+    max_streams_per_token: int = 16
+    # Failed authentications: a burst per client address, refilled per second;
+    # and the same for all addresses together.
+    auth_burst: int = 10
+    auth_rate: float = 1.0
+    auth_global_burst: int = 100
+    auth_global_rate: float = 10.0
+    # A request body that takes longer than this to arrive is refused (408).
+    body_timeout: float = 10.0
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    client_ca: Path | None = None
 
     def tmux_socket_args(self) -> list[str]:
         """The flags that select the tmux server, exactly as tmux takes them."""

@@ -7,10 +7,12 @@ Hierarchy::
     ├── Unauthorized        401  missing or wrong access token or ticket
     ├── Forbidden           403  Host/Origin not allowed; bad, expired or foreign session token
     ├── NotFound            404  unknown session, window, pane or route
+    ├── Timeout             408  a request body that arrives too slowly
     ├── Conflict            409  a repeated command sequence number
     ├── TmuxRefused         409  tmux answered a command with %error (message is tmux's)
     ├── PayloadTooLarge     413  request body over the limit
     ├── UnsupportedMedia    415  a request body that is not JSON
+    ├── TooManyRequests     429  too many streams, or too many failed logins
     └── TmuxUnavailable     503  tmux is not reachable: server gone, control client exited
 
 Handlers raise these; `app.py` maps them to `{"error": message}` responses
@@ -58,6 +60,12 @@ class NotFound(TmuxWebError):
     status = 404
 
 
+class Timeout(TmuxWebError):
+    """Raised when a request body does not arrive in time."""
+
+    status = 408
+
+
 class Conflict(TmuxWebError):
     """Raised when a command's sequence number was already used."""
 
@@ -80,6 +88,12 @@ class UnsupportedMedia(TmuxWebError):
     """Raised when a request body is not application/json."""
 
     status = 415
+
+
+class TooManyRequests(TmuxWebError):
+    """Raised when a stream limit is reached."""
+
+    status = 429
 
 
 class TmuxUnavailable(TmuxWebError):

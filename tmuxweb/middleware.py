@@ -15,16 +15,20 @@ with streaming responses.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterable
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tmuxweb.auth import Tickets, token_matches
+from tmuxweb.auth import MAX_SECRET_LENGTH, token_matches
 from tmuxweb.config import Config
-from tmuxweb.errors import PayloadTooLarge, error_body
+from tmuxweb.errors import PayloadTooLarge, Timeout, error_body
+from tmuxweb.services import Services
+from tmuxweb.tokens import OWNER, Principal
 
 access_log = logging.getLogger("tmuxweb.access")
 
@@ -178,9 +182,12 @@ class OriginCheck:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    """413 above the size limit, 408 when the body arrives too slowly."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -191,14 +198,21 @@ class BodyLimit:
             await send_error(send, 413, f"request body over {self.limit} bytes")
             return
         seen = 0
+        complete = False
 
         async def limited_receive() -> Message:
             # A chunked body has no Content-Length: count as the handler
-            # reads; the error surfaces in the handler as a 413.
-            nonlocal seen
-            message = await receive()
+            # reads. Errors surface in the handler and map to 413/408.
+            nonlocal seen, complete
+            if complete:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                raise Timeout("the request body did not arrive in time") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if seen > self.limit:
                     raise PayloadTooLarge(f"request body over {self.limit} bytes")
             return message
@@ -208,27 +222,67 @@ class BodyLimit:
 
 class Authenticate:
     """Bearer token on every non-public route; a ticket may stand in for it
-    on `GET /events` (EventSource cannot send headers)."""
+    on `GET /events` (EventSource cannot send headers).
 
-    def __init__(self, app: ASGIApp, config: Config, tickets: Tickets) -> None:
+    The principal (owner, or a scoped token's name and scope) is put in the
+    request state for the policy checks. Failures are rate-limited per
+    client address and overall: when limited, the answer is 429 before any
+    comparison, so a limited attacker learns nothing.
+    """
+
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
-        self.config = config
-        self.tickets = tickets
+        self.svc = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not is_public(scope["path"]):
-            if not self._authenticated(scope):
-                await send_error(send, 401, "missing or invalid access token", [(b"www-authenticate", b"Bearer")])
-                return
+        if scope["type"] != "http" or is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        address = (scope.get("client") or ("-", 0))[0]
+        wait = self.svc.limiter.blocked(address)
+        if wait > 0:
+            self._audit_failure(scope, address, "rate limited")
+            retry = str(max(1, math.ceil(wait))).encode()
+            await send_error(send, 429, "too many failed attempts; try again later", [(b"retry-after", retry)])
+            return
+        principal, reason = self._authenticate(scope)
+        if principal is None:
+            self.svc.limiter.failed(address)
+            self._audit_failure(scope, address, reason)
+            await send_error(send, 401, "missing or invalid access token", [(b"www-authenticate", b"Bearer")])
+            return
+        scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    def _authenticated(self, scope: Scope) -> bool:
+    def _authenticate(self, scope: Scope) -> tuple[Principal | None, str]:
         authorization = header(scope, b"authorization")
         if authorization is not None:
-            scheme, _, presented = authorization.partition(" ")
-            return scheme.lower() == "bearer" and token_matches(presented.strip(), self.config.token)
+            kind, _, presented = authorization.partition(" ")
+            if kind.lower() != "bearer":
+                return None, "not a bearer token"
+            presented = presented.strip()
+            if token_matches(presented, self.svc.config.token):
+                return OWNER, ""
+            if len(presented) <= MAX_SECRET_LENGTH and self.svc.reload_tokens():
+                found = self.svc.tokens.find(presented)
+                if found is not None:
+                    return found, ""
+            return None, "wrong token"
         if scope["path"] == "/events" and scope["method"] == "GET":
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             tickets = query.get("ticket", [])
-            return len(tickets) == 1 and self.tickets.redeem(tickets[0])
-        return False
+            if len(tickets) != 1:
+                return None, "no token"
+            principal = self.svc.tickets.redeem(tickets[0])
+            if principal is None:
+                return None, "wrong, used or expired ticket"
+            if principal is not OWNER and not self.svc.tokens.valid(principal.name):
+                return None, "ticket of a revoked token"
+            return principal, ""
+        return None, "no token"
+
+    def _audit_failure(self, scope: Scope, address: str, reason: str) -> None:
+        # Never the presented value: only where, who and why.
+        self.svc.audit.write(
+            "auth-failure", client=address, method=scope["method"], route=scope["path"], reason=reason
+        )

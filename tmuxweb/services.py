@@ -3,13 +3,20 @@ and stopped by its lifespan."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+import logging
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from tmuxweb.audit import AuditLog
 from tmuxweb.auth import Connections, Tickets
 from tmuxweb.config import Config
+from tmuxweb.ratelimit import FailureLimiter
 from tmuxweb.tmux.server import TmuxServer
+from tmuxweb.tokens import OWNER, Principal, TokenError, TokenStore, default_store_path
+
+log = logging.getLogger("tmuxweb")
 
 
 @dataclass(eq=False)
@@ -17,11 +24,54 @@ class Services:
     config: Config
     tmux: TmuxServer
     tickets: Tickets
-    connections: Connections = field(default_factory=Connections)
+    connections: Connections
+    tokens: TokenStore
+    limiter: FailureLimiter
+    audit: AuditLog
 
     @classmethod
     def create(cls, config: Config) -> Services:
-        return cls(config=config, tmux=TmuxServer(config), tickets=Tickets(config.ticket_ttl))
+        tokens = TokenStore(config.tokens_file or default_store_path())
+        tokens.load()
+        return cls(
+            config=config,
+            tmux=TmuxServer(config),
+            tickets=Tickets(config.ticket_ttl),
+            connections=Connections(config.max_streams, config.max_streams_per_token),
+            tokens=tokens,
+            limiter=FailureLimiter(
+                config.auth_burst, config.auth_rate, config.auth_global_burst, config.auth_global_rate
+            ),
+            audit=AuditLog(config.audit_log, config.audit_input),
+        )
+
+    def reload_tokens(self) -> bool:
+        """Pick up `tmuxweb token` changes now (a stat when unchanged);
+        False when the tokens file is unusable (then no scoped token works)."""
+        try:
+            self.tokens.load()
+        except TokenError as err:
+            log.error("%s", err)
+            return False
+        return True
+
+    async def watch_tokens(self, interval: float = 0.25) -> None:
+        """Re-read the tokens file; end streams of revoked or expired tokens
+        (within `interval`), and with them their session tokens."""
+        while True:
+            self.reload_tokens()
+            for conn in self.connections.open_for(
+                lambda c: c.principal is not OWNER and not self.tokens.valid(c.principal.name)
+            ):
+                self.tickets.revoke(conn.principal.name)
+                await self.connections.end(conn, f"access token {conn.principal.name!r} was revoked or expired")
+            await asyncio.sleep(interval)
+
+
+def principal(request: Request) -> Principal:
+    found = getattr(request.state, "principal", None)
+    assert isinstance(found, Principal)
+    return found
 
 
 def services(request: Request) -> Services:

@@ -16,9 +16,9 @@ from starlette.responses import Response
 
 from tmuxweb.auth import Connection
 from tmuxweb.errors import TmuxUnavailable
-from tmuxweb.services import Services, services
+from tmuxweb.services import Services, principal, services
 from tmuxweb.tmux.commands import check_session_name
-from tmuxweb.tmux.hub import SessionHub, Subscription, encode_event
+from tmuxweb.tmux.hub import HubClosing, SessionHub, Subscription, encode_event
 from tmuxweb.tmux.server import SessionInfo
 
 PROTOCOL_VERSION = 1
@@ -35,12 +35,23 @@ async def resolve_session(svc: Services, name: str | None) -> SessionInfo:
 
 async def events(request: Request) -> Response:
     svc = services(request)
+    who = principal(request)
+    svc.connections.check_capacity(who)
     info = await resolve_session(svc, request.query_params.get("session"))
     hub = await svc.tmux.hub(info)
-    conn, token = svc.connections.open(hub)
+    try:
+        sub = hub.subscribe()
+    except HubClosing:
+        # It began detaching between lookup and now: a fresh one.
+        hub = await svc.tmux.hub(info)
+        sub = hub.subscribe()
+    client = request.client.host if request.client else "-"
+    conn, token = svc.connections.open(hub, who, client)
+    conn.subscription = sub
+    svc.audit.write("stream-open", token=who.name, session=hub.session_id, client=client, connection=conn.id)
     config = svc.config
     return EventSourceResponse(
-        _stream(svc, hub, conn, token),
+        _stream(svc, hub, conn, token, sub),
         ping=config.heartbeat,
         ping_message_factory=lambda: ServerSentEvent(comment="ping"),
         send_timeout=config.send_timeout,
@@ -48,13 +59,11 @@ async def events(request: Request) -> Response:
     )
 
 
-async def _stream(svc: Services, hub: SessionHub, conn: Connection, token: str) -> AsyncIterator[bytes]:
-    try:
-        sub = hub.subscribe()
-    except TmuxUnavailable as err:
-        await svc.connections.close(conn)
-        yield _exit_frame(hub, err.message)
-        return
+async def _stream(
+    svc: Services, hub: SessionHub, conn: Connection, token: str, sub: Subscription
+) -> AsyncIterator[bytes]:
+    # Subscribed before the response starts (in `events`), so the hub cannot
+    # linger out in between.
     try:
         _, hello = encode_event(
             "connection-info",
@@ -72,7 +81,14 @@ async def _stream(svc: Services, hub: SessionHub, conn: Connection, token: str) 
             yield chunk
     finally:
         hub.unsubscribe(sub)
-        await svc.connections.close(conn)
+        await _closed(svc, conn)
+
+
+async def _closed(svc: Services, conn: Connection) -> None:
+    await svc.connections.close(conn)
+    svc.audit.write(
+        "stream-close", token=conn.principal.name, session=conn.hub.session_id, client=conn.client, connection=conn.id
+    )
 
 
 async def _follow(hub: SessionHub, sub: Subscription, first: bytes) -> AsyncIterator[bytes]:

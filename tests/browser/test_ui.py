@@ -59,7 +59,8 @@ def open_ui(new_page: Any, tmuxweb_server: Any, **options: Any) -> UI:
 
 
 def tmux_lines(tmux_server: Any, *args: str) -> list[str]:
-    return tmux_server.run(*args).strip().splitlines()
+    output: str = tmux_server.run(*args)
+    return output.strip().splitlines()
 
 
 def wait_until(page: Any, check: Any, message: str) -> None:
@@ -193,8 +194,8 @@ def test_viewport_size_decides_the_tmux_size(new_page: Any, tmuxweb_server: Any,
 
     def tmux_matches_page() -> bool:
         cols, rows = expected_size(ui.page)
-        size = tmux_server.run("display", "-p", "-t", "main", "#{window_width}x#{window_height}").strip()
-        return size == f"{cols}x{rows}"
+        size: str = tmux_server.run("display", "-p", "-t", "main", "#{window_width}x#{window_height}")
+        return size.strip() == f"{cols}x{rows}"
 
     seen = set()
     for width, height in [(1000, 600), (640, 420), (1200, 800)]:
@@ -263,7 +264,11 @@ def test_hostile_window_name_is_shown_as_text(new_page: Any, tmuxweb_server: Any
     hostile = "<img src=x onerror=alert(1)>"
     ui = open_ui(new_page, tmuxweb_server)
     dialogs: list[str] = []
-    ui.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    ui.page.on("dialog", dismiss)
     tmux_server.run("rename-window", "-t", "main", hostile)
     ui.page.wait_for_function(
         "(name) => [...document.querySelectorAll('#tabs .name')].some((e) => e.textContent.endsWith(name))", arg=hostile
@@ -345,3 +350,274 @@ def test_session_end_is_shown(new_page: Any, tmuxweb_server: Any, tmux_server: A
     tmux_server.run("kill-session", "-t", "main")
     ui.page.wait_for_selector("#page-message:not([hidden])")
     assert "ended" in ui.page.inner_text("#page-message-title")
+
+
+# ---- the tmux prefix and key bindings ----
+
+
+def press_prefix(ui: UI) -> None:
+    ui.page.keyboard.press("Control+b")
+    ui.page.wait_for_selector("#prefix-indicator:not([hidden])")
+    assert ui.page.inner_text("#prefix-indicator") == "C-b"
+
+
+def prefix_key(ui: UI, key: str) -> None:
+    """The tmux prefix, then `key` (a Playwright key name)."""
+    press_prefix(ui)
+    ui.page.keyboard.press(key)
+    ui.page.wait_for_selector("#prefix-indicator", state="hidden")
+
+
+def pane_geometry(tmux_server: Any) -> list[tuple[str, int, int, int, int]]:
+    """(id, left, top, width, height) of every pane of the current window."""
+    rows = tmux_lines(tmux_server, "list-panes", "-t", "main", "-F", "#{pane_id} #{pane_left} #{pane_top} #{pane_width} #{pane_height}")
+    geometry = []
+    for row in rows:
+        pane, left, top, width, height = row.split()
+        geometry.append((pane, int(left), int(top), int(width), int(height)))
+    return geometry
+
+
+def test_key_names_follow_tmux(new_page: Any, tmuxweb_server: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    names = ui.page.evaluate(
+        """async () => {
+            const { keyName, keyNameFromData } = await import('./static/keys.js');
+            const key = (key, init = {}) => keyName(new KeyboardEvent('keydown', { key, ...init }));
+            return [
+                key('b', { ctrlKey: true }), key(' ', { ctrlKey: true }), key('%', { shiftKey: true }),
+                key('"', { shiftKey: true }), key('x', { altKey: true }), key('ArrowUp'),
+                key('ArrowLeft', { ctrlKey: true }), key('F1'), key('PageUp'), key('Tab', { shiftKey: true }),
+                key('Control', { ctrlKey: true }), key('Dead'),
+                keyNameFromData('\\x02'), keyNameFromData('\\x1bx'), keyNameFromData('\\x1b[A'), keyNameFromData(':'),
+            ];
+        }"""
+    )
+    assert names == [
+        "C-b", "C-Space", "%", '"', "M-x", "Up", "C-Left", "F1", "PPage", "BTab", None, None,
+        "C-b", "M-x", "Up", ":",
+    ]
+
+
+def test_prefix_percent_and_quote_split(new_page: Any, tmuxweb_server: Any, tmux_server: Any, screenshot: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    first = ui.active_pane()
+    ui.wait_text(first, "$")
+    assert ui.page.is_hidden("#prefix-indicator")
+    press_prefix(ui)
+    assert ui.page.evaluate("() => window.__tmuxweb.prefixPending()")
+    screenshot(ui.page, "prefix-pending")
+    ui.page.keyboard.press("%")
+    ui.page.wait_for_selector("#prefix-indicator", state="hidden")
+    wait_until(ui.page, lambda: len(pane_geometry(tmux_server)) == 2, "prefix % did not split")
+    (_, left1, top1, _, _), (_, left2, top2, _, _) = pane_geometry(tmux_server)
+    assert top1 == top2 and left1 != left2  # side by side
+    ui.page.wait_for_function("() => window.__tmuxweb.panes().length === 2")
+    second = ui.active_pane()
+    assert second != first
+    # Neither the prefix nor the key reached the shell.
+    assert tmux_server.capture(first).rstrip().endswith("$")
+
+    prefix_key(ui, '"')
+    wait_until(ui.page, lambda: len(pane_geometry(tmux_server)) == 3, 'prefix " did not split')
+    stacked = [g for g in pane_geometry(tmux_server) if g[0] != first]
+    assert stacked[0][1] == stacked[1][1] and stacked[0][2] != stacked[1][2]  # one above the other
+    ui.page.wait_for_function("() => window.__tmuxweb.panes().length === 3")
+
+
+def test_prefix_twice_sends_the_prefix_to_the_program(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    pane = ui.active_pane()
+    ui.wait_text(pane, "$")
+    ui.type_line("cat -v")
+    wait_until(ui.page, lambda: tmux_server.run("display", "-p", "-t", pane, "#{pane_current_command}").strip() == "cat", "no cat")
+    prefix_key(ui, "Control+b")
+    ui.page.keyboard.press("Enter")
+    tmux_server.wait_for_text(pane, "^B")
+    ui.wait_text(pane, "^B")
+    ui.page.keyboard.press("Control+c")
+    wait_until(ui.page, lambda: tmux_server.run("display", "-p", "-t", pane, "#{pane_current_command}").strip() == "bash", "cat kept running")
+
+
+def test_prefix_c_creates_a_window(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    first_window = ui.page.evaluate("() => window.__tmuxweb.activeWindow()")
+    ui.wait_text(ui.active_pane(), "$")
+    prefix_key(ui, "c")
+    wait_until(ui.page, lambda: len(tmux_lines(tmux_server, "list-windows", "-t", "main")) == 2, "prefix c made no window")
+    ui.page.locator("#tabs button").nth(1).wait_for()
+    ui.page.wait_for_function("(w) => window.__tmuxweb.activeWindow() !== w", arg=first_window)
+    pane = ui.active_pane()
+    ui.wait_text(pane, "$")
+    ui.type_line("echo in-new-window")
+    ui.wait_text(pane, "in-new-window")
+    # prefix n / p: next and previous window, as tmux binds them.
+    prefix_key(ui, "n")
+    ui.page.wait_for_function("(w) => window.__tmuxweb.activeWindow() === w", arg=first_window)
+    prefix_key(ui, "p")
+    ui.page.wait_for_function("(w) => window.__tmuxweb.activeWindow() !== w", arg=first_window)
+
+
+def test_prefix_x_asks_then_kills_the_pane(new_page: Any, tmuxweb_server: Any, tmux_server: Any, screenshot: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    first = ui.active_pane()
+    tmux_server.run("split-window", "-t", first)
+    ui.page.wait_for_function("() => window.__tmuxweb.panes().length === 2")
+    second = tmux_server.run("display", "-p", "-t", "main", "#{pane_id}").strip()
+    ui.page.wait_for_function("(p) => window.__tmuxweb.activePane() === p", arg=second)
+    index = tmux_server.run("display", "-p", "-t", second, "#{pane_index}").strip()
+
+    prefix_key(ui, "x")
+    ui.page.wait_for_selector("#dialog[open]")
+    assert ui.page.inner_text("#dialog-message") == f"kill-pane {index}? (y/n)"
+    screenshot(ui.page, "prefix-confirm")
+    ui.page.keyboard.press("n")  # like tmux's prompt: n says no
+    ui.page.wait_for_selector("#dialog", state="hidden")
+    assert len(tmux_server.pane_ids()) == 2
+
+    prefix_key(ui, "x")
+    ui.page.wait_for_selector("#dialog[open]")
+    ui.page.click("#dialog-ok")
+    wait_until(ui.page, lambda: tmux_server.pane_ids() == [first], "the confirmed kill-pane did not run")
+    ui.page.wait_for_function("(p) => !window.__tmuxweb.panes().includes(p)", arg=second)
+
+
+def test_prefix_refusals_are_shown(new_page: Any, tmuxweb_server: Any, tmux_server: Any, screenshot: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    pane = ui.active_pane()
+    ui.wait_text(pane, "$")
+    prefix_key(ui, ":")
+    toast = ui.page.locator(".toast.error", has_text="command-prompt")
+    toast.wait_for()
+    assert "not available" in toast.inner_text()
+    assert toast.inner_text().startswith("C-b :")
+    screenshot(ui.page, "prefix-refused")
+    prefix_key(ui, "y")  # not bound by default: 404
+    ui.page.locator(".toast.error", has_text="not bound").wait_for()
+    assert tmux_server.capture(pane).rstrip().endswith("$")  # nothing was typed
+    assert len(tmux_server.pane_ids()) == 1
+
+
+def test_prefix_button_on_the_key_row(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server, viewport={"width": 390, "height": 740}, is_mobile=True, has_touch=True)
+    ui.wait_text(ui.active_pane(), "$")
+    ui.page.tap("#prefix-key")
+    ui.page.wait_for_selector("#prefix-indicator:not([hidden])")
+    assert ui.page.get_attribute("#prefix-key", "aria-pressed") == "true"
+    ui.page.keyboard.type('"')
+    wait_until(ui.page, lambda: len(pane_geometry(tmux_server)) == 2, "Prefix then \" did not split")
+    assert ui.page.get_attribute("#prefix-key", "aria-pressed") == "false"
+    # Prefix, then a key from the row: prefix Up selects the pane above.
+    ui.page.wait_for_function("() => window.__tmuxweb.panes().length === 2")
+    top = min(pane_geometry(tmux_server), key=lambda g: g[2])[0]
+    ui.page.tap("#prefix-key")
+    ui.page.tap('#keyrow [data-key="Up"]')
+    wait_until(ui.page, lambda: tmux_server.run("display", "-p", "-t", "main", "#{pane_id}").strip() == top, "prefix Up did not select")
+    ui.page.wait_for_function("(p) => window.__tmuxweb.activePane() === p", arg=top)
+    # The row's sticky Ctrl, then b on the soft keyboard, is the prefix too.
+    ui.page.tap('#keyrow [data-latch="ctrl"]')
+    ui.page.keyboard.type("b")
+    ui.page.wait_for_selector("#prefix-indicator:not([hidden])")
+    ui.page.keyboard.type("c")
+    wait_until(ui.page, lambda: len(tmux_lines(tmux_server, "list-windows", "-t", "main")) == 2, "Ctrl, b, c made no window")
+
+
+def drag(page: Any, selector: str, dx: float, dy: float) -> None:
+    box = page.locator(selector).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y + dy, steps=8)
+    page.mouse.up()
+
+
+def test_dragging_a_border_resizes_tmux_panes(new_page: Any, tmuxweb_server: Any, tmux_server: Any, screenshot: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    first = ui.active_pane()
+    ui.action("split-horizontal")
+    ui.page.wait_for_selector(".tmux-divider.vertical.draggable")
+    cell = ui.page.evaluate("() => window.__tmuxweb.cellSize()")
+    width = {g[0]: g[3] for g in pane_geometry(tmux_server)}[first]
+    drag(ui.page, ".tmux-divider.vertical", 6 * cell["width"], 0)
+    wait_until(
+        ui.page,
+        lambda: {g[0]: g[3] for g in pane_geometry(tmux_server)}[first] == width + 6,
+        "dragging the border 6 cells right did not widen the left pane by 6",
+    )
+    ui.page.wait_for_function("([p, w]) => window.__tmuxweb.paneSize(p)[0] === w", arg=[first, width + 6])
+    # The divider is drawn where tmux now has it.
+    box = ui.page.locator(".tmux-divider.vertical").bounding_box()
+    left = ui.page.locator(f'.tmux-pane[data-pane="{first}"]').bounding_box()
+    assert abs(box["x"] - (left["x"] + left["width"])) < 1
+
+    # A stacked split in the right-hand pane: drag its border 3 cells up.
+    right = next(g[0] for g in pane_geometry(tmux_server) if g[0] != first)
+    tmux_server.run("split-window", "-v", "-t", right)
+    ui.page.wait_for_selector(".tmux-divider.horizontal.draggable")
+    height = {g[0]: g[4] for g in pane_geometry(tmux_server)}[right]
+    drag(ui.page, ".tmux-divider.horizontal", 0, -3 * cell["height"])
+    wait_until(
+        ui.page,
+        lambda: {g[0]: g[4] for g in pane_geometry(tmux_server)}[right] == height - 3,
+        "dragging the border 3 cells up did not shrink the upper pane by 3",
+    )
+    screenshot(ui.page, "dragged-borders")
+
+
+def test_bell_in_a_background_window_marks_its_tab(new_page: Any, tmuxweb_server: Any, tmux_server: Any, screenshot: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    ui.wait_text(ui.active_pane(), "$")
+    background = tmux_server.run("new-window", "-d", "-P", "-F", "#{window_id}", "-t", "main").strip()
+    tab = f'#tabs button[data-window="{background}"]'
+    ui.page.wait_for_selector(tab)
+    pane = tmux_server.run("display", "-p", "-t", background, "#{pane_id}").strip()
+    tmux_server.wait_for_prompt(pane)
+    tmux_server.run("send-keys", "-t", pane, "printf '\\a'", "Enter")
+    ui.page.wait_for_selector(f"{tab} .flag.bell")
+    assert tmux_server.run("display", "-p", "-t", background, "#{window_bell_flag}").strip() == "1"
+    # tmux's flags, not a guess: monitor-activity is off, so no activity mark.
+    assert ui.page.locator(f"{tab} .flag.activity").count() == 0
+    screenshot(ui.page, "bell")
+    # Selecting the window clears the bell in tmux, and so on the tab.
+    ui.page.click(tab)
+    ui.page.wait_for_selector(f"{tab} .flag.bell", state="detached")
+    assert tmux_server.run("display", "-p", "-t", background, "#{window_bell_flag}").strip() == "0"
+
+
+def test_activity_marker_follows_tmux_monitor_activity(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
+    tmux_server.run("set-option", "-g", "monitor-activity", "on")
+    ui = open_ui(new_page, tmuxweb_server)
+    background = tmux_server.run("new-window", "-d", "-P", "-F", "#{window_id}", "-t", "main").strip()
+    tab = f'#tabs button[data-window="{background}"]'
+    ui.page.wait_for_selector(tab)
+    pane = tmux_server.run("display", "-p", "-t", background, "#{pane_id}").strip()
+    tmux_server.wait_for_prompt(pane)
+    tmux_server.run("send-keys", "-t", pane, "echo busy", "Enter")
+    ui.page.wait_for_selector(f"{tab} .flag.activity")
+
+
+def test_a_pane_moved_to_another_window_is_replaced(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
+    ui = open_ui(new_page, tmuxweb_server)
+    first = ui.active_pane()
+    home = ui.page.evaluate("() => window.__tmuxweb.activeWindow()")
+    second = tmux_server.run("split-window", "-P", "-F", "#{pane_id}", "-t", first).strip()
+    ui.page.wait_for_function("(p) => window.__tmuxweb.panes().includes(p)", arg=second)
+    tmux_server.wait_for_prompt(second)
+    tmux_server.run("send-keys", "-t", second, "echo moved-pane", "Enter")
+    ui.wait_text(second, "moved-pane")
+    # break-pane: the pane moves to a new window of its own.
+    window = tmux_server.run("break-pane", "-d", "-P", "-F", "#{window_id}", "-s", second).strip()
+    ui.page.wait_for_selector(f'.tmux-window[data-window="{window}"] .tmux-pane[data-pane="{second}"]', state="attached")
+    assert ui.page.locator(f'.tmux-pane[data-pane="{second}"]').count() == 1
+    ui.page.click(f'#tabs button[data-window="{window}"]')
+    ui.page.wait_for_function("(w) => window.__tmuxweb.activeWindow() === w", arg=window)
+    ui.wait_text(second, "moved-pane")
+    ui.type_line("echo still-typing")
+    ui.wait_text(second, "still-typing")
+    # join-pane: back again, and the window it leaves closes.
+    tmux_server.run("join-pane", "-h", "-s", second, "-t", first)
+    ui.page.wait_for_selector(f'#tabs button[data-window="{window}"]', state="detached")
+    ui.page.wait_for_selector(f'.tmux-window[data-window="{home}"] .tmux-pane[data-pane="{second}"]')
+    assert ui.page.locator(f'.tmux-pane[data-pane="{second}"]').count() == 1
+    ui.page.wait_for_function("(w) => window.__tmuxweb.activeWindow() === w", arg=home)
+    ui.wait_text(second, "still-typing")

@@ -95,6 +95,21 @@ def encode_event(name: str, payload: Any, event_id: str | None) -> tuple[bytes, 
     return data, head + b"data: " + data + b"\n\n"
 
 
+# Above every real sequence number: a farewell is never filtered as "older
+# than the snapshot".
+_LAST = 2**62
+
+
+def farewell(reason: str) -> HubEvent:
+    """An `exit` event for one watcher that the server ends."""
+    data, wire = encode_event("exit", {"reason": reason}, None)
+    return HubEvent(_LAST, "exit", None, data, wire)
+
+
+class HubClosing(TmuxUnavailable):
+    """Raised when subscribing to a hub that is detaching; get a new one."""
+
+
 class Subscription:
     """A watcher's queue: bounded in bytes, overflow means resync."""
 
@@ -181,6 +196,7 @@ class SessionHub:
         self.seq = 0
         self.structure = Structure({}, {})
         self.exit_reason: str | None = None
+        self.closing = False
         self._on_closed = on_closed
         self._subs: set[Subscription] = set()
         self._decoders = PaneDecoders()
@@ -227,6 +243,8 @@ class SessionHub:
     def subscribe(self) -> Subscription:
         if self.closed:
             raise TmuxUnavailable(f"session ended: {self.exit_reason}")
+        if self.closing:
+            raise HubClosing("this control client is detaching")
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
@@ -247,6 +265,10 @@ class SessionHub:
     def _linger_expired(self) -> None:
         self._linger = None
         if not self._subs and not self.closed:
+            # Forget this hub before detaching, so a watcher arriving during
+            # the detach gets a fresh control client instead of this one.
+            self.closing = True
+            self._on_closed(self)
             self._spawn(self.close())
 
     def _spawn(self, coro: Any) -> None:

@@ -47,6 +47,9 @@ class TmuxServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._hubs: dict[str, SessionHub] = {}
+        # Every hub ever started whose control client may still be running
+        # (a detaching hub is no longer in _hubs); stopped at shutdown.
+        self._started: set[SessionHub] = set()
         self._starting: dict[str, asyncio.Lock] = {}
         self._create_lock = asyncio.Lock()
 
@@ -128,9 +131,10 @@ class TmuxServer:
         lock = self._starting.setdefault(info.id, asyncio.Lock())
         async with lock:
             hub = self._hubs.get(info.id)
-            if hub is not None and not hub.closed:
+            if hub is not None and not hub.closed and not hub.closing:
                 return hub
             hub = SessionHub(self.config, info.id, info.name, self._forget)
+            self._started.add(hub)
             await hub.start()
             self._hubs[info.id] = hub
             return hub
@@ -138,13 +142,16 @@ class TmuxServer:
     def _forget(self, hub: SessionHub) -> None:
         if self._hubs.get(hub.session_id) is hub:
             del self._hubs[hub.session_id]
+        if hub.closed:
+            self._started.discard(hub)
 
     def hubs(self) -> list[SessionHub]:
         return list(self._hubs.values())
 
     async def close(self) -> None:
         """Detach every control client; the sessions keep running."""
-        hubs = list(self._hubs.values())
+        hubs = list(self._started)
+        self._started.clear()
         await asyncio.gather(*(hub.close() for hub in hubs), return_exceptions=True)
 
     # -- start-up hygiene --------------------------------------------------------

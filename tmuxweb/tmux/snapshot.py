@@ -71,18 +71,20 @@ _VIS_LETTERS = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"
 
 def unvis(name: str) -> str:
     """Undo the escaping tmux applies when it stores a window or session
-    name (verified on 3.3a: `$` is stored as `\\$`, `\\` as `\\\\`), so a
-    name reads back as it was given."""
+    name (verified on 3.3a: `$` is stored as `\\$`, `\\` as `\\\\`, and
+    characters it cannot print as the octal escapes of their UTF-8 bytes),
+    so a name reads back as it was given."""
     if "\\" not in name:
         return name
-
-    def one(m: re.Match[str]) -> str:
+    out = bytearray()
+    pos = 0
+    for m in _VIS.finditer(name):
+        out += name[pos : m.start()].encode("utf-8", "surrogatepass")
         code = m.group(1)
-        if len(code) == 3:
-            return chr(int(code, 8))
-        return _VIS_LETTERS.get(code, code)
-
-    return _VIS.sub(one, name)
+        out += bytes([int(code, 8) & 0xFF]) if len(code) == 3 else _VIS_LETTERS.get(code, code).encode()
+        pos = m.end()
+    out += name[pos:].encode("utf-8", "surrogatepass")
+    return out.decode("utf-8", "replace")
 
 
 def _split(line: str, fields: list[str]) -> dict[str, str] | None:
