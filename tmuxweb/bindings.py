@@ -20,7 +20,7 @@ from typing import Any
 from tmuxweb.errors import BadRequest
 from tmuxweb.tmux.snapshot import Structure
 
-_LINE = re.compile(r"bind-key\s+(?:-r\s+)?-T\s+(\S+)\s+(\S+)\s+(.*)")
+_LINE = re.compile(r"bind-key\s+(-r\s+)?-T\s+(\S+)\s+(\S+)\s+(.*)")
 
 
 class Unsupported(BadRequest):
@@ -40,15 +40,24 @@ class Target:
 class Resolved:
     command: dict[str, Any]
     confirm: str | None  # the prompt of a confirm-before binding
+    repeat: bool = False  # bound with -r: more keys may follow without the prefix
 
 
-def parse_binding(line: str) -> tuple[str, str, str] | None:
-    """(table, key, command) from one `list-keys` line."""
+@dataclass(frozen=True, slots=True)
+class Binding:
+    table: str
+    key: str
+    command: str
+    repeat: bool
+
+
+def parse_binding(line: str) -> Binding | None:
+    """One `list-keys` line."""
     m = _LINE.fullmatch(line.strip())
     if m is None:
         return None
-    table, key, command = m.groups()
-    return table, _unescape_key(key), command.strip()
+    repeat, table, key, command = m.groups()
+    return Binding(table, _unescape_key(key), command.strip(), repeat is not None)
 
 
 def _unescape_key(key: str) -> str:
@@ -65,7 +74,7 @@ def tokenize(command: str) -> list[str]:
         raise Unsupported("the binding's command cannot be parsed") from None
 
 
-def resolve(command_text: str, target: Target, structure: Structure) -> Resolved:
+def resolve(command_text: str, target: Target, structure: Structure, repeat: bool = False) -> Resolved:
     words = tokenize(command_text)
     confirm = None
     if words[:1] == ["confirm-before"]:
@@ -78,7 +87,7 @@ def resolve(command_text: str, target: Target, structure: Structure) -> Resolved
     translate = _TRANSLATIONS.get(name)
     if translate is None:
         raise Unsupported(f"'{name}' is not available from the browser")
-    return Resolved(translate(args, target, structure), confirm)
+    return Resolved(translate(args, target, structure), confirm, repeat)
 
 
 def _getopt(args: list[str], takes_value: set[str], flags: set[str]) -> tuple[dict[str, str], list[str]]:

@@ -60,26 +60,33 @@ def _size(value: object, what: str) -> int:
     return value
 
 
+def _typing_target(data: dict[str, Any], hub: SessionHub) -> str:
+    """The pane to type into: the one named, or else the session itself,
+    which tmux resolves to its active pane when the command runs (so keys
+    typed right after a binding that switched panes land where tmux is)."""
+    return _pane(data, hub) if "pane" in data else hub.session_id
+
+
 def _input(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane", "text"))
+    _fields(data, ("text",), ("pane",))
     raw = tmux.encode_text(data["text"])
     if not raw:
         raise BadRequest("text must not be empty")
-    return tmux.send_bytes(_pane(data, hub), raw)
+    return tmux.send_bytes(_typing_target(data, hub), raw)
 
 
 def _keys(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane", "keys"))
+    _fields(data, ("keys",), ("pane",))
     keys = tmux.check_keys(data["keys"])
-    return tmux.send_keys(_pane(data, hub), keys)
+    return tmux.send_keys(_typing_target(data, hub), keys)
 
 
 def _paste(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane", "text"))
+    _fields(data, ("text",), ("pane",))
     tmux.encode_text(data["text"])
     if not data["text"]:
         raise BadRequest("text must not be empty")
-    return tmux.paste(_pane(data, hub), data["text"], hub.paste_buffer_name())
+    return tmux.paste(_typing_target(data, hub), data["text"], hub.paste_buffer_name())
 
 
 def _resize(data: dict[str, Any], hub: SessionHub) -> list[str]:
@@ -281,6 +288,7 @@ async def post_command(request: Request) -> Response:
     if who.name != conn.principal.name:
         raise Forbidden("the session token belongs to another access token")
     hub = conn.hub
+    repeat = False
     await conn.in_turn(seq, svc.config.seq_wait)
     try:
         check_command(data["type"], who, svc.config)
@@ -289,6 +297,7 @@ async def post_command(request: Request) -> Response:
             check_command(resolved.command["type"], who, svc.config)
             if resolved.confirm is not None and not _flag(data, "confirmed"):
                 return JSONResponse({"ok": False, "confirm": resolved.confirm})
+            repeat = resolved.repeat
             data = resolved.command
         lines = BUILDERS[data["type"]](data, hub)
         futures = hub.send(lines)
@@ -299,7 +308,7 @@ async def post_command(request: Request) -> Response:
         await conn.done(seq)
     _audit(svc, conn, data)
     check_answers(list(await asyncio.gather(*futures)))
-    return JSONResponse({"ok": True})
+    return JSONResponse({"ok": True, "repeat": True} if repeat else {"ok": True})
 
 
 def _audit(svc: Services, conn: Connection, data: dict[str, Any], refused: str | None = None) -> None:
@@ -343,9 +352,9 @@ async def _resolve_binding(data: dict[str, Any], hub: SessionHub) -> bindings.Re
     if parsed is None:
         raise NotFound(f"{key} is not bound in the {table} table")
     target = bindings.Target(hub.session_id, window, pane)
-    resolved = bindings.resolve(parsed[2], target, hub.structure)
+    resolved = bindings.resolve(parsed.command, target, hub.structure, parsed.repeat)
     if resolved.confirm is not None:
         info = hub.structure.panes[pane]
         prompt = resolved.confirm.replace("#P", str(info.index)).replace("#W", hub.structure.windows[window].name)
-        resolved = bindings.Resolved(resolved.command, prompt.replace("#S", hub.name))
+        resolved = bindings.Resolved(resolved.command, prompt.replace("#S", hub.name), resolved.repeat)
     return resolved

@@ -102,3 +102,10 @@ def test_unbound_or_invalid_keys(session: Session) -> None:
     assert session.command(type="binding", key="F12").status_code == 404
     assert session.command(type="binding", key="C-c;kill-server").status_code == 400
     assert session.command(type="binding", key="c", table="copy-mode").status_code == 400
+
+
+def test_repeatable_binding_says_so(session: Session, tmux_server: TmuxServer) -> None:
+    tmux_server.run("split-window", "-t", "%0")
+    session.stream.named("pane-added")
+    assert session.command(type="binding", key="Up").json() == {"ok": True, "repeat": True}
+    assert session.command(type="binding", key="o").json() == {"ok": True}

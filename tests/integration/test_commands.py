@@ -228,3 +228,12 @@ def test_session_token_missing_forged_foreign_or_expired_is_403(tmuxweb_server: 
 def test_access_token_is_required_on_commands(tmuxweb_server: RunningServer) -> None:
     r = httpx.post(tmuxweb_server.base_url + "/commands", json={"type": "input"})
     assert r.status_code == 401
+
+
+def test_input_without_a_pane_goes_to_the_active_pane_when_it_runs(session: Session, tmux_server: TmuxServer) -> None:
+    tmux_server.run("split-window", "-h", "-t", "%0")
+    new = session.stream.named("pane-added").data["pane"]["id"]
+    tmux_server.wait_for_prompt(new)
+    assert session.command(type="input", text="echo active-$((3*3))\r").status_code == 200
+    tmux_server.wait_for_text(new, "active-9")
+    assert "active-9" not in tmux_server.capture("%0")

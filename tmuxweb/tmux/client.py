@@ -128,6 +128,11 @@ class ControlClient:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def reaped(self) -> bool:
+        """The process has exited and been waited for (or never started)."""
+        return self._proc is None or self._proc.returncode is not None
+
     async def start(self) -> None:
         """Spawn and wait until tmux has attached us (the start-up race)."""
         if self.state is not ClientState.UNOPENED:
@@ -204,6 +209,14 @@ class ControlClient:
             reason = "tmuxweb internal error reading from tmux"
         finally:
             self._finish(reason)
+            # tmux closes our stdout when it exits: collect the exit status so
+            # the process (and its transport) is released now.
+            if self._proc is not None and self._proc.returncode is None:
+                try:
+                    await asyncio.wait_for(self._proc.wait(), 5)
+                except TimeoutError:
+                    self._proc.kill()
+                    await self._proc.wait()
 
     def _dispatch(self, events: list[Event]) -> str | None:
         """Route parsed events; returns the exit reason once tmux says %exit."""

@@ -236,6 +236,10 @@ class SessionHub:
     def closed(self) -> bool:
         return self.exit_reason is not None
 
+    @property
+    def reaped(self) -> bool:
+        return self.closed and self._client.reaped
+
     async def close(self) -> None:
         """Detach our control client; the tmux session keeps running."""
         await self._client.close()
@@ -460,8 +464,6 @@ class SessionHub:
         for pid in old.panes.keys() - new.panes.keys():
             self._decoders.forget(pid)
             self._emit("pane-closed", {"pane": pid})
-        for wid in old.windows.keys() - new.windows.keys():
-            self._emit("window-closed", {"window": wid})
         for wid, info in new.windows.items():
             before = old.windows.get(wid)
             if before is not None and before.name != info.name:
@@ -472,6 +474,10 @@ class SessionHub:
                 self._emit("layout", new.layout_json(wid))
             if before is not None and old.active_pane(wid) != new.active_pane(wid):
                 self._emit("pane-selected", {"window": wid, "pane": new.active_pane(wid)})
+        # After the layouts: a pane moved out of a closing window (join-pane)
+        # is already in its new window's layout when the window goes.
+        for wid in old.windows.keys() - new.windows.keys():
+            self._emit("window-closed", {"window": wid})
         if old.active_window != new.active_window and new.active_window is not None:
             self._emit("window-selected", {"window": new.active_window})
         for pid, pane in new.panes.items():

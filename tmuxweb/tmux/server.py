@@ -134,6 +134,7 @@ class TmuxServer:
             if hub is not None and not hub.closed and not hub.closing:
                 return hub
             hub = SessionHub(self.config, info.id, info.name, self._forget)
+            self._started = {h for h in self._started if not h.reaped}
             self._started.add(hub)
             await hub.start()
             self._hubs[info.id] = hub
@@ -142,8 +143,6 @@ class TmuxServer:
     def _forget(self, hub: SessionHub) -> None:
         if self._hubs.get(hub.session_id) is hub:
             del self._hubs[hub.session_id]
-        if hub.closed:
-            self._started.discard(hub)
 
     def hubs(self) -> list[SessionHub]:
         return list(self._hubs.values())
