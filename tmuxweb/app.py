@@ -20,10 +20,19 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from tmuxweb import commands, stream
+from tmuxweb import commands, files, stream
 from tmuxweb.config import Config
 from tmuxweb.errors import BadRequest, TmuxWebError
-from tmuxweb.middleware import AccessLog, Authenticate, BodyLimit, HostCheck, OriginCheck, SecurityHeaders
+from tmuxweb.middleware import (
+    AccessLog,
+    Authenticate,
+    BodyLimit,
+    ForwardedHeaders,
+    HostCheck,
+    OriginCheck,
+    RootPath,
+    SecurityHeaders,
+)
 from tmuxweb.policy import check_admin
 from tmuxweb.services import Services, principal, services
 
@@ -135,14 +144,22 @@ def create_app(config: Config) -> Starlette:
         Route("/api/ticket", ticket, methods=["POST"]),
         Route("/events", stream.events, methods=["GET"]),
         Route("/commands", commands.post_command, methods=["POST"]),
+        *files.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]
     middleware = [
+        Middleware(RootPath, root_path=config.root_path),
+        Middleware(ForwardedHeaders, trusted=config.trusted_proxies),
         Middleware(AccessLog),
         Middleware(SecurityHeaders),
         Middleware(HostCheck, config=config),
         Middleware(OriginCheck, config=config),
-        Middleware(BodyLimit, limit=config.max_body, timeout=config.body_timeout),
+        Middleware(
+            BodyLimit,
+            limit=config.max_body,
+            timeout=config.body_timeout,
+            uploads={"/api/file": config.file_max_size},
+        ),
         Middleware(Authenticate, services=svc),
     ]
     return Starlette(

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME", help="also accept this Host header name (repeatable)")
     p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN", help="also accept this Origin, e.g. https://example.com (repeatable)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    proxy = p.add_argument_group("behind a reverse proxy")
+    proxy.add_argument("--root-path", default="", metavar="PREFIX", help="serve under this URL prefix, e.g. /tmux")
+    proxy.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR", help="believe Forwarded/X-Forwarded-* headers from this proxy address (repeatable)")
     access = p.add_argument_group("access control")
     access.add_argument("--readonly", action="store_true", help="refuse every command: watch only")
     access.add_argument("--no-destroy", action="store_true", help="refuse kill-pane and kill-window")
@@ -65,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     access.add_argument("--audit-input", action="store_true", help="also record typed text in the audit log")
     access.add_argument("--max-streams", type=_positive, default=64, help="open streams, all tokens together (default 64)")
     access.add_argument("--max-streams-per-token", type=_positive, default=16, help="open streams per token (default 16)")
+    files = p.add_argument_group("files (off unless a root is given)")
+    files.add_argument("--file-root", action="append", default=[], type=Path, metavar="DIR", help="serve files below DIR, read-only (repeatable)")
+    files.add_argument("--writable-file-root", action="append", default=[], type=Path, metavar="DIR", help="serve files below DIR and accept uploads into it (repeatable)")
+    files.add_argument("--file-max-size", type=_size, default=16 * 1024 * 1024, metavar="BYTES", help="largest file served or uploaded (default 16 MiB; suffixes K, M, G)")
+    files.add_argument("--file-show-hidden", action="store_true", help="also serve dotfiles")
     tls = p.add_argument_group("TLS")
     tls.add_argument("--certfile", type=Path, help="serve HTTPS with this certificate (PEM)")
     tls.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
@@ -75,6 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow plain HTTP on a non-loopback address (only where a VPN already encrypts)",
     )
     return p
+
+
+def _size(text: str) -> int:
+    m = re.fullmatch(r"([0-9]{1,12})([KMG]?)", text.strip().upper())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"not a size such as 512K or 16M: {text!r}")
+    return int(m.group(1)) * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[m.group(2)]
+
+
+def _file_roots(read_only: list[Path], writable: list[Path]) -> tuple[tuple[Path, bool], ...]:
+    roots = []
+    for path, can_write in [(p, False) for p in read_only] + [(p, True) for p in writable]:
+        if not path.is_dir():
+            raise UsageError(f"file root is not a directory: {path}")
+        roots.append((path.resolve(strict=True), can_write))
+    return tuple(roots)
 
 
 def _positive(text: str) -> int:
@@ -116,6 +140,13 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         check_session_name(args.session)
     except BadRequest as err:
         raise UsageError(f"--session: {err.message}") from None
+    if args.root_path and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+/?", args.root_path):
+        raise UsageError(f"--root-path: a path like /tmux: {args.root_path!r}")
+    for proxy in args.trusted_proxy:
+        try:
+            socket.inet_pton(socket.AF_INET6 if ":" in proxy else socket.AF_INET, proxy)
+        except OSError:
+            raise UsageError(f"--trusted-proxy: not an IP address: {proxy!r}") from None
     if (args.certfile is None) != (args.keyfile is None):
         raise UsageError("--certfile and --keyfile go together")
     if args.client_ca is not None and args.certfile is None:
@@ -150,6 +181,11 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         certfile=args.certfile,
         keyfile=args.keyfile,
         client_ca=args.client_ca,
+        root_path=args.root_path.rstrip("/"),
+        trusted_proxies=tuple(args.trusted_proxy),
+        file_roots=_file_roots(args.file_root, args.writable_file_root),
+        file_max_size=args.file_max_size,
+        file_show_hidden=args.file_show_hidden,
     )
     return config, args
 

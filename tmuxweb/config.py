@@ -84,6 +84,14 @@ class Config:
     auth_global_rate: float = 10.0
     # A request body that takes longer than this to arrive is refused (408).
     body_timeout: float = 10.0
+    # Behind a reverse proxy: the URL prefix, and the proxies whose
+    # forwarding headers are believed.
+    root_path: str = ""
+    trusted_proxies: tuple[str, ...] = ()
+    # Files (see files.py): roots as (resolved directory, writable).
+    file_roots: tuple[tuple[Path, bool], ...] = ()
+    file_max_size: int = 16 * 1024 * 1024
+    file_show_hidden: bool = False
     certfile: Path | None = None
     keyfile: Path | None = None
     client_ca: Path | None = None

@@ -77,6 +77,94 @@ async def send_error(send: Send, status: int, message: str, extra: Iterable[tupl
     await send({"type": "http.response.body", "body": body})
 
 
+class RootPath:
+    """Serve under a sub-path (`--root-path /tmux`) behind a reverse proxy.
+
+    Works whether the proxy strips the prefix or passes it on; the bare
+    prefix redirects to prefix + "/" because the UI uses relative URLs.
+    """
+
+    def __init__(self, app: ASGIApp, root_path: str) -> None:
+        self.app = app
+        self.root = root_path.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.root:
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path == self.root:
+            location = (self.root + "/").encode()
+            await send({"type": "http.response.start", "status": 308, "headers": [(b"location", location), (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if path.startswith(self.root + "/"):
+            # Routes below see the path without the prefix (and no
+            # root_path: the UI builds no absolute URLs that would need it).
+            scope = {**scope, "path": path[len(self.root) :], "raw_path": None}
+        await self.app(scope, receive, send)
+
+
+class ForwardedHeaders:
+    """Honour `Forwarded` / `X-Forwarded-For/-Proto/-Host` only from the
+    configured proxies (`--trusted-proxy`); from anyone else they are
+    removed, so a forged header can never steer the Host and Origin checks.
+
+    From a trusted proxy the forwarded host replaces `Host`, the scheme and
+    the client address are taken over: the checks after this one then see
+    what the browser sent to the proxy.
+    """
+
+    _NAMES = (b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host")
+
+    def __init__(self, app: ASGIApp, trusted: tuple[str, ...]) -> None:
+        self.app = app
+        self.trusted = frozenset(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers", [])
+        client = (scope.get("client") or ("", 0))[0]
+        if client in self.trusted:
+            scope = self._apply(scope)
+        elif any(k in self._NAMES for k, _ in headers):
+            scope = {**scope, "headers": [(k, v) for k, v in headers if k not in self._NAMES]}
+        await self.app(scope, receive, send)
+
+    def _apply(self, scope: Scope) -> Scope:
+        values = _forwarded(scope)
+        headers = [(k, v) for k, v in scope["headers"] if k not in self._NAMES]
+        if "host" in values:
+            headers = [(k, v) for k, v in headers if k != b"host"] + [(b"host", values["host"].encode("latin-1"))]
+        scope = {**scope, "headers": headers}
+        if values.get("proto") in ("http", "https"):
+            scope["scheme"] = values["proto"]
+        if "for" in values:
+            scope["client"] = (values["for"], 0)
+        return scope
+
+
+def _forwarded(scope: Scope) -> dict[str, str]:
+    """The nearest proxy's view: the last element of each header."""
+    found: dict[str, str] = {}
+    forwarded = header(scope, b"forwarded")
+    if forwarded:
+        last = forwarded.split(",")[-1]
+        for pair in last.split(";"):
+            key, _, value = pair.strip().partition("=")
+            value = value.strip().strip('"')
+            if key.lower() in ("for", "proto", "host") and value:
+                found[key.lower()] = value.strip("[]") if key.lower() == "for" else value
+        return found
+    for name, key in ((b"x-forwarded-for", "for"), (b"x-forwarded-proto", "proto"), (b"x-forwarded-host", "host")):
+        raw = header(scope, name)
+        if raw:
+            found[key] = raw.split(",")[-1].strip()
+    return found
+
+
 class AccessLog:
     """Logs method, path (never the query: it may hold a ticket), status."""
 
@@ -184,18 +272,21 @@ class OriginCheck:
 class BodyLimit:
     """413 above the size limit, 408 when the body arrives too slowly."""
 
-    def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float, uploads: dict[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
         self.timeout = timeout
+        # Routes that take larger bodies (file uploads): path -> limit.
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.uploads.get(scope["path"], self.default) if scope["method"] == "PUT" else self.default
         declared = header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await send_error(send, 413, f"request body over {self.limit} bytes")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await send_error(send, 413, f"request body over {limit} bytes")
             return
         seen = 0
         complete = False
@@ -213,8 +304,8 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 complete = not message.get("more_body", False)
-                if seen > self.limit:
-                    raise PayloadTooLarge(f"request body over {self.limit} bytes")
+                if seen > limit:
+                    raise PayloadTooLarge(f"request body over {limit} bytes")
             return message
 
         await self.app(scope, limited_receive, send)

@@ -8,7 +8,10 @@ joining whatever has queued up into one write.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+
+import anyio
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
@@ -18,7 +21,7 @@ from tmuxweb.auth import Connection
 from tmuxweb.errors import TmuxUnavailable
 from tmuxweb.services import Services, principal, services
 from tmuxweb.tmux.commands import check_session_name
-from tmuxweb.tmux.hub import HubClosing, SessionHub, Subscription, encode_event
+from tmuxweb.tmux.hub import HubClosing, SessionHub, Subscription, encode_event, farewell
 from tmuxweb.tmux.server import SessionInfo
 
 PROTOCOL_VERSION = 1
@@ -50,20 +53,30 @@ async def events(request: Request) -> Response:
     conn.subscription = sub
     svc.audit.write("stream-open", token=who.name, session=hub.session_id, client=client, connection=conn.id)
     config = svc.config
+    stopping = anyio.Event()
     return EventSourceResponse(
-        _stream(svc, hub, conn, token, sub),
+        _stream(svc, hub, conn, token, sub, stopping),
         ping=config.heartbeat,
         ping_message_factory=lambda: ServerSentEvent(comment="ping"),
         send_timeout=config.send_timeout,
         headers={"Cache-Control": "no-store"},
+        # On SIGTERM sse-starlette sets `stopping`; the stream then sends
+        # a final `exit` and ends within the grace period.
+        shutdown_event=stopping,
+        shutdown_grace_period=2,
     )
 
 
 async def _stream(
-    svc: Services, hub: SessionHub, conn: Connection, token: str, sub: Subscription
+    svc: Services, hub: SessionHub, conn: Connection, token: str, sub: Subscription, stopping: anyio.Event
 ) -> AsyncIterator[bytes]:
     # Subscribed before the response starts (in `events`), so the hub cannot
     # linger out in between.
+    async def farewell_on_shutdown() -> None:
+        await stopping.wait()
+        sub.close(farewell("tmuxweb is shutting down"))
+
+    watcher = asyncio.create_task(farewell_on_shutdown())
     try:
         _, hello = encode_event(
             "connection-info",
@@ -80,6 +93,7 @@ async def _stream(
         async for chunk in _follow(hub, sub, hello):
             yield chunk
     finally:
+        watcher.cancel()
         hub.unsubscribe(sub)
         await _closed(svc, conn)
 

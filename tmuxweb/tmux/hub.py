@@ -67,7 +67,7 @@ _STRUCTURE_NOTIFICATIONS = frozenset(
 # A pane's title and running command have no notification on 3.3a; a
 # format subscription (sent at most once a second by tmux) stands in.
 _SUBSCRIPTIONS = [
-    "refresh-client -B " + quote("tmuxweb-panes:%*:#{pane_title}#{pane_current_command}"),
+    "refresh-client -B " + quote("tmuxweb-panes:%*:#{pane_title}#{pane_current_command}#{pane_current_path}"),
     "refresh-client -B " + quote("tmuxweb-windows:@*:#{window_activity_flag}#{window_bell_flag}"),
 ]
 

@@ -27,7 +27,7 @@ _PANE_FIELDS = (
     "pane_dead pane_in_mode alternate_on cursor_x cursor_y cursor_flag insert_flag "
     "keypad_cursor_flag keypad_flag mouse_standard_flag mouse_button_flag mouse_any_flag "
     "mouse_sgr_flag origin_flag wrap_flag scroll_region_upper scroll_region_lower "
-    "history_size pane_current_command pane_title"
+    "history_size pane_current_command pane_current_path pane_title"
 ).split()
 
 
@@ -178,6 +178,7 @@ class PaneInfo:
     scroll_lower: int
     history_size: int
     current_command: str
+    current_path: str
     title: str
 
     def geometry(self) -> dict[str, Any]:
@@ -194,6 +195,7 @@ class PaneInfo:
         return {
             "title": self.title,
             "current_command": self.current_command,
+            "current_path": self.current_path,
             "in_mode": self.in_mode,
             "dead": self.dead,
         }
@@ -294,6 +296,7 @@ def parse_panes(lines: list[str]) -> list[PaneInfo]:
                 scroll_lower=_int(row["scroll_region_lower"]),
                 history_size=_int(row["history_size"]),
                 current_command=row["pane_current_command"],
+                current_path=row["pane_current_path"],
                 title=row["pane_title"],
             )
         )
