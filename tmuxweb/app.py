@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -19,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from tmuxweb import commands, files, stream
 from tmuxweb.config import Config
@@ -70,10 +70,7 @@ async def create_session(request: Request) -> Response:
     svc = services(request)
     check_admin(principal(request), svc.config, "creating a session")
     commands.require_json(request)
-    try:
-        data = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("malformed JSON") from None
+    data = commands.load_json(await request.body())
     if not isinstance(data, dict) or set(data) != {"name"}:
         raise BadRequest('the body must be {"name": "..."}')
     info = await svc.tmux.create(data["name"])
@@ -114,7 +111,7 @@ def audit_options(config: Config) -> dict[str, Any]:
     }
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config) -> ASGIApp:
     svc = Services.create(config)
 
     @contextlib.asynccontextmanager
@@ -148,11 +145,6 @@ def create_app(config: Config) -> Starlette:
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]
     middleware = [
-        Middleware(RootPath, root_path=config.root_path),
-        Middleware(ForwardedHeaders, trusted=config.trusted_proxies),
-        Middleware(AccessLog),
-        Middleware(SecurityHeaders),
-        Middleware(HostCheck, config=config),
         Middleware(OriginCheck, config=config),
         Middleware(
             BodyLimit,
@@ -162,7 +154,7 @@ def create_app(config: Config) -> Starlette:
         ),
         Middleware(Authenticate, services=svc),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
@@ -172,3 +164,11 @@ def create_app(config: Config) -> Starlette:
             Exception: on_unexpected,
         },
     )
+    # Outside Starlette's own error middleware, so that even a 500 is logged
+    # and carries the security headers; the Host check before anything else
+    # looks at the request (after the forwarded host has been settled).
+    inner: ASGIApp = RootPath(app, config.root_path)
+    inner = HostCheck(inner, config)
+    inner = SecurityHeaders(inner)
+    inner = AccessLog(inner)
+    return ForwardedHeaders(inner, config.trusted_proxies)

@@ -169,7 +169,7 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         socket_path=args.socket_path,
         default_session=args.session,
         token_file=args.token_file,
-        allowed_hosts=tuple(h.lower() for h in args.allowed_host),
+        allowed_hosts=tuple(bracket_ipv6(h.lower()) for h in args.allowed_host),
         allowed_origins=tuple(args.allowed_origin),
         readonly=args.readonly,
         no_destroy=args.no_destroy,
@@ -306,7 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # never send to a server.
     scheme = "https" if config.certfile else "http"
     print(f"{scheme}://{link_host(config.host)}:{port}/#token={token}", flush=True)
-    _serve(config, sock)
+    try:
+        _serve(config, sock)
+    except KeyboardInterrupt:
+        # uvicorn re-raises SIGINT once it has shut down cleanly.
+        return 130
     return 0
 
 

@@ -249,11 +249,16 @@ BUILDERS: dict[str, Builder] = {
 COMMAND_TYPES = frozenset(BUILDERS) | {"binding"}
 
 
-def parse_body(body: bytes) -> dict[str, Any]:
+def load_json(body: bytes) -> Any:
+    """JSON from a request body; anything unparsable (deep nesting too) is 400."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("malformed JSON") from None
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    data = load_json(body)
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     kind = data.get("type")

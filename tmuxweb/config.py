@@ -59,8 +59,9 @@ class Config:
     # A stream whose socket accepts nothing for this long is closed.
     send_timeout: float = 30.0
     # Keep the control client this long after the last watcher leaves, so a
-    # page reload does not re-attach.
-    linger: float = 2.0
+    # page reload or a phone's dropped connection does not re-attach, and can
+    # resume from Last-Event-ID (which needs the same control client).
+    linger: float = 10.0
     # tmux pauses a pane whose output the control client is this many
     # seconds behind on (refresh-client -f pause-after), bounding tmux's
     # memory; we then resume it and re-capture the pane.
@@ -107,7 +108,7 @@ class Config:
     def host_allowed(self, host: str) -> bool:
         """Host header check: loopback names on any port, plus allowed names."""
         name = strip_port(host).lower()
-        if name in LOOPBACK_HOSTS or name in (h.lower() for h in self.allowed_hosts):
+        if name in LOOPBACK_HOSTS or name in (bracket_ipv6(h.lower()) for h in self.allowed_hosts):
             return True
         # The address we are bound to, when it is an explicit IP literal:
         # a rebinding attacker cannot make a browser send that as the Host of

@@ -2,12 +2,15 @@
 
 Order, outermost first (see `app.py`):
 
-1. AccessLog       one line per request; the path without its query string
-2. SecurityHeaders CSP, frame and sniffing protection on every response
-3. HostCheck       Host allow-list, before anything else looks at the request
-4. OriginCheck     the stream and every state-changing request
-5. BodyLimit       413 above the configured size, before anything parses it
-6. Authenticate    bearer token (or a single-use ticket on /events)
+1. ForwardedHeaders  forwarding headers believed from trusted proxies only
+2. AccessLog         one line per request; the path without its query string
+3. SecurityHeaders   CSP, frame and sniffing protection on every response
+4. HostCheck         Host allow-list, before anything else looks at the request
+5. RootPath          the URL prefix behind a reverse proxy
+   (Starlette's error middleware: a 500 still passes through 2 and 3)
+6. OriginCheck       the stream and every state-changing request
+7. BodyLimit         413 above the configured size, 408 when too slow
+8. Authenticate      bearer token (or a single-use ticket on /events)
 
 Pure ASGI rather than BaseHTTPMiddleware, which is documented to misbehave
 with streaming responses.

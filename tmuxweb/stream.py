@@ -21,7 +21,15 @@ from tmuxweb.auth import Connection
 from tmuxweb.errors import TmuxUnavailable
 from tmuxweb.services import Services, principal, services
 from tmuxweb.tmux.commands import check_session_name
-from tmuxweb.tmux.hub import HubClosing, SessionHub, Subscription, encode_event, farewell
+from tmuxweb.tmux.hub import (
+    HubClosing,
+    HubEvent,
+    SessionHub,
+    Snapshot,
+    Subscription,
+    encode_event,
+    farewell,
+)
 from tmuxweb.tmux.server import SessionInfo
 
 PROTOCOL_VERSION = 1
@@ -48,6 +56,10 @@ async def events(request: Request) -> Response:
         # It began detaching between lookup and now: a fresh one.
         hub = await svc.tmux.hub(info)
         sub = hub.subscribe()
+    # Right after subscribing, with no await in between: the replay ends
+    # exactly where the subscription's queue begins.
+    last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    replay = hub.replay_since(last_id) if last_id else None
     client = request.client.host if request.client else "-"
     conn, token = svc.connections.open(hub, who, client)
     conn.subscription = sub
@@ -55,7 +67,7 @@ async def events(request: Request) -> Response:
     config = svc.config
     stopping = anyio.Event()
     return EventSourceResponse(
-        _stream(svc, hub, conn, token, sub, stopping),
+        _stream(svc, hub, conn, token, sub, replay, stopping),
         ping=config.heartbeat,
         ping_message_factory=lambda: ServerSentEvent(comment="ping"),
         send_timeout=config.send_timeout,
@@ -68,7 +80,13 @@ async def events(request: Request) -> Response:
 
 
 async def _stream(
-    svc: Services, hub: SessionHub, conn: Connection, token: str, sub: Subscription, stopping: anyio.Event
+    svc: Services,
+    hub: SessionHub,
+    conn: Connection,
+    token: str,
+    sub: Subscription,
+    replay: list[HubEvent] | None,
+    stopping: anyio.Event,
 ) -> AsyncIterator[bytes]:
     # Subscribed before the response starts (in `events`), so the hub cannot
     # linger out in between.
@@ -87,10 +105,11 @@ async def _stream(
                 "protocol": PROTOCOL_VERSION,
                 "prefix": hub.prefix,
                 "capabilities": CAPABILITIES,
+                "resumed": replay is not None,
             },
             None,
         )
-        async for chunk in _follow(hub, sub, hello):
+        async for chunk in _follow(hub, sub, hello, replay):
             yield chunk
     finally:
         watcher.cancel()
@@ -105,9 +124,17 @@ async def _closed(svc: Services, conn: Connection) -> None:
     )
 
 
-async def _follow(hub: SessionHub, sub: Subscription, first: bytes) -> AsyncIterator[bytes]:
-    """Snapshot, then queued events; a fresh snapshot after each overflow."""
+async def _follow(
+    hub: SessionHub, sub: Subscription, first: bytes, replay: list[HubEvent] | None
+) -> AsyncIterator[bytes]:
+    """Resume from the ring or start from a snapshot; then queued events;
+    a fresh snapshot after each overflow."""
     prefix = first
+    if replay is not None:
+        yield prefix + b"".join(e.wire for e in replay)
+        prefix = b""
+        async for chunk in _forward(sub, None):
+            yield chunk
     while not sub.closed:
         try:
             snap = await hub.snapshot()
@@ -120,18 +147,26 @@ async def _follow(hub: SessionHub, sub: Subscription, first: bytes) -> AsyncIter
         _, state = encode_event("state", snap.state, f"{hub.epoch}-{snap.last}")
         yield prefix + state
         prefix = b""
-        while not sub.overflowed:
-            await sub.wait()
-            chunk = b"".join(
-                e.wire if e.seq > snap.last else e.without_id() for e in sub.drain() if snap.wants(e)
-            )
-            if chunk:
-                yield chunk
-            if sub.closed:
-                return
-        sub.restart()
+        async for chunk in _forward(sub, snap):
+            yield chunk
     for event in sub.drain():
         yield event.wire
+
+
+async def _forward(sub: Subscription, snap: Snapshot | None) -> AsyncIterator[bytes]:
+    """Queued events until the queue overflows (then restarted) or closes."""
+    while not sub.overflowed:
+        await sub.wait()
+        events = sub.drain()
+        if snap is None:
+            chunk = b"".join(e.wire for e in events)
+        else:
+            chunk = b"".join(e.wire if e.seq > snap.last else e.without_id() for e in events if snap.wants(e))
+        if chunk:
+            yield chunk
+        if sub.closed:
+            return
+    sub.restart()
 
 
 def _exit_frame(hub: SessionHub, reason: str) -> bytes:

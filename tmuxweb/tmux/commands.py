@@ -89,9 +89,16 @@ def quote_text(text: str) -> str:
     return '"' + body + '"'
 
 
+_FORMAT_HASH = re.compile(r"#(?!#*\[)")
+
+
 def escape_format(name: str) -> str:
-    """Double every `#` so tmux's format expansion leaves the name as it is."""
-    return name.replace("#", "##")
+    """Double `#` so tmux's format expansion leaves the name as it is.
+
+    A `#` that starts a run leading to `[` is left alone: tmux keeps `##[`
+    as it is (it is a style, not a format), so doubling it would store an
+    extra `#` (found by the builder tests against real tmux)."""
+    return _FORMAT_HASH.sub("##", name)
 
 
 def check_pane(value: object) -> str:
@@ -179,8 +186,13 @@ def paste(pane: str, text: str, buffer: str) -> list[str]:
     the rest of the paste into keystrokes the program executes.
     """
     clean = text.replace("\x1b", "")
+    if "\x00" in clean:
+        # tmux's parser ends a string at an escaped NUL: the paste would be
+        # cut short silently. Refused; `input` sends NUL exactly.
+        raise BadRequest("paste text must not contain NUL (send it as input)")
     return [
-        f"set-buffer -b {quote(buffer)} {quote_text(clean)}",
+        # `--`: paste text starting with "-" is data, not a flag.
+        f"set-buffer -b {quote(buffer)} -- {quote_text(clean)}",
         f"paste-buffer -p -d -b {quote(buffer)} -t {quote(pane)}",
     ]
 

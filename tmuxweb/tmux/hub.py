@@ -262,6 +262,20 @@ class SessionHub:
             loop = asyncio.get_running_loop()
             self._linger = loop.call_later(self.config.linger, self._linger_expired)
 
+    def replay_since(self, last_id: str) -> list[HubEvent] | None:
+        """The events after `last_id` ("<epoch>-<seq>") if the ring still
+        holds all of them; None (take a snapshot) for another epoch, a
+        malformed or future id, or a gap."""
+        epoch, _, number = last_id.strip().partition("-")
+        if epoch != self.epoch or not number.isdigit() or len(number) > 18:
+            return None
+        seq = int(number)
+        if seq > self.seq:
+            return None
+        missed = [e for e in self._recent if e.seq > seq]
+        expected = self.seq - seq
+        return missed if len(missed) == expected else None
+
     @property
     def watchers(self) -> int:
         return len(self._subs)

@@ -105,13 +105,17 @@ class TmuxServer:
         raise TmuxUnavailable("tmux did not report the new session")
 
     def _create_detached(self, name: str) -> str:
+        # A plain new-session: libtmux's new_session first asks has-session,
+        # which takes a name like "$0" for a session id.
         try:
-            session = self._libtmux().new_session(
-                session_name=commands.escape_format(name), attach=False
+            result = self._libtmux().cmd(
+                "new-session", "-d", "-s", commands.escape_format(name), "-P", "-F", "#{session_id}"
             )
         except libtmux_exc.LibTmuxException as err:
             raise TmuxUnavailable(f"tmux could not create the session: {err}") from None
-        return str(session.session_id)
+        if result.stderr or not result.stdout:
+            raise TmuxUnavailable(f"tmux could not create the session: {' '.join(result.stderr)}"[:200])
+        return str(result.stdout[0]).strip()
 
     async def default_session(self) -> SessionInfo:
         """The configured default session, created when missing."""

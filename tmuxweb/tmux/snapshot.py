@@ -25,7 +25,7 @@ _WINDOW_FIELDS = (
 _PANE_FIELDS = (
     "pane_id window_id pane_index pane_left pane_top pane_width pane_height pane_active "
     "pane_dead pane_in_mode alternate_on cursor_x cursor_y cursor_flag insert_flag "
-    "keypad_cursor_flag keypad_flag mouse_standard_flag mouse_button_flag mouse_any_flag "
+    "keypad_cursor_flag keypad_flag mouse_standard_flag mouse_button_flag mouse_all_flag "
     "mouse_sgr_flag origin_flag wrap_flag scroll_region_upper scroll_region_lower "
     "history_size pane_current_command pane_current_path pane_title"
 ).split()
@@ -260,7 +260,7 @@ _MODE_FLAGS = (
     ("\x1b=", "keypad_flag"),
     ("\x1b[?1000h", "mouse_standard_flag"),
     ("\x1b[?1002h", "mouse_button_flag"),
-    ("\x1b[?1003h", "mouse_any_flag"),
+    ("\x1b[?1003h", "mouse_all_flag"),  # mouse_any_flag is set for every mouse mode
     ("\x1b[?1006h", "mouse_sgr_flag"),
     ("\x1b[?6h", "origin_flag"),
 )
