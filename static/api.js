@@ -61,9 +61,10 @@ export class Api {
   }
 }
 
-export function eventsUrl(session, ticket) {
+export function eventsUrl(session, ticket, lastEventId = "") {
   const params = new URLSearchParams();
   if (session) params.set("session", session);
   params.set("ticket", ticket);
+  if (lastEventId) params.set("last_event_id", lastEventId);
   return `./events?${params}`;
 }

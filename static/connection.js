@@ -30,6 +30,10 @@ const TICK_MS = 5_000;
 export class Connection {
   #api;
   #session;
+  // The id of the last event seen, so a reconnect can resume exactly where
+  // the old stream stopped (the server replays what was missed, or sends a
+  // fresh state when it no longer can).
+  #lastEventId = "";
   #onEvent;
   #onStatus;
   #es = null;
@@ -125,12 +129,13 @@ export class Connection {
       return;
     }
     if (generation !== this.#generation || this.#stopped) return;
-    const es = new EventSource(eventsUrl(this.#session, ticket));
+    const es = new EventSource(eventsUrl(this.#session, ticket, this.#lastEventId));
     this.#es = es;
     let gotInfo = false;
     for (const type of EVENT_TYPES) {
       es.addEventListener(type, (message) => {
         if (generation !== this.#generation) return;
+        if (message.lastEventId) this.#lastEventId = message.lastEventId;
         let data;
         try {
           data = JSON.parse(message.data);
@@ -166,6 +171,7 @@ export class Connection {
 
   #ended(reason) {
     this.#stopped = true;
+    this.#lastEventId = "";
     this.#closeStream();
     this.#onStatus("closed", reason);
   }

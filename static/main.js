@@ -398,6 +398,7 @@ class App {
       activePane: () => ws.activePaneId(),
       activeWindow: () => ws.activeWindow,
       connected: () => Boolean(this.connection?.connected),
+      resumed: () => this.info?.resumed === true,
       prefixPending: () => this.prefix.pending,
       onOutput: (hook) => {
         this.outputHooks.add(hook);

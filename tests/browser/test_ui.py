@@ -240,6 +240,30 @@ def test_reconnect_after_the_stream_is_cut_restores_the_screen(
     screenshot(ui.page, "reconnected")
 
 
+def test_reconnect_resumes_from_the_last_event_without_a_new_snapshot(
+    new_page: Any, make_server: Any, tmux_server: Any
+) -> None:
+    server = make_server(linger=30)
+    ui = open_ui(new_page, server)
+    pane = ui.active_pane()
+    ui.wait_text(pane, "$")
+    assert ui.page.evaluate("() => window.__tmuxweb.resumed()") is False
+    ui.page.context.set_offline(True)
+    ui.page.wait_for_function("() => !window.__tmuxweb.connected()")
+    tmux_server.run("send-keys", "-t", pane, "-l", "for i in 1 2 3; do echo missed-$i; done")
+    tmux_server.run("send-keys", "-t", pane, "Enter")
+    wait_until(ui.page, lambda: "missed-3" in tmux_server.run("capture-pane", "-p", "-t", pane), "no output in tmux")
+    ui.page.context.set_offline(False)
+    ui.wait_ready()
+    ui.page.wait_for_function("() => window.__tmuxweb.resumed()")
+    ui.wait_text(pane, "missed-3")
+    wait_until(
+        ui.page,
+        lambda: screen(tmux_server.run("capture-pane", "-p", "-t", pane)) == screen(ui.text(pane)),
+        "the resumed screen differs from tmux capture-pane",
+    )
+
+
 def test_paste_multiline_text(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
     ui = open_ui(new_page, tmuxweb_server)
     pane = ui.active_pane()
