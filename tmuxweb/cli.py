@@ -349,6 +349,9 @@ def _serve(config: Config, sock: socket.socket) -> None:
             h11_max_incomplete_event_size=16 * 1024,
             limit_concurrency=config.max_streams + 64,
             lifespan="on",
+            # The control clients' parent-death signal and child reaping are
+            # verified on asyncio's own loop; never pick up uvloop by chance.
+            loop="asyncio",
             ssl_certfile=str(config.certfile) if config.certfile else None,
             ssl_keyfile=str(config.keyfile) if config.keyfile else None,
             ssl_ca_certs=str(config.client_ca) if config.client_ca else None,
