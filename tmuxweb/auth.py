@@ -8,6 +8,7 @@ and lookups by hash cannot leak a secret's prefix through timing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -36,7 +37,13 @@ def token_matches(presented: str, token: Secret) -> bool:
     """Constant-time comparison of a presented access token."""
     if not presented or len(presented) > MAX_SECRET_LENGTH:
         return False
-    return hmac.compare_digest(_digest(presented), _digest(token.reveal()))
+    return hmac.compare_digest(_digest(presented), _secret_digest(token))
+
+
+@functools.lru_cache(maxsize=4)
+def _secret_digest(token: Secret) -> bytes:
+    # Hashed once per token, not on every request.
+    return _digest(token.reveal())
 
 
 class Tickets:
@@ -87,40 +94,53 @@ class Connection:
     closed: bool = False
     # Set by the stream once subscribed, so the server can end it (revocation).
     subscription: Subscription | None = None
-    _turn: asyncio.Condition = field(default_factory=asyncio.Condition)
+    # Command ordering: the number being executed, and the ones waiting.
+    _running: int | None = None
+    _waiting: dict[int, asyncio.Future[None]] = field(default_factory=dict)
 
     async def in_turn(self, seq: int | None, wait: float) -> None:
         """Wait until the command numbered `seq` is next; then claim it.
 
         Browsers send commands over several HTTP connections, so requests
-        can overtake each other; the numbers put them back in order.
+        can overtake each other; the numbers put them back in order. The
+        common case (the next number, nothing running) does not wait at all.
+        A number that never arrives holds the ones after it for `wait`
+        seconds; then they go ahead, still in order.
         """
         if seq is None:
             return
-        async with self._turn:
-            if seq < self.next_seq:
-                raise Conflict(f"command {seq} was already executed")
+        if seq < self.next_seq or seq == self._running or seq in self._waiting:
+            raise Conflict(f"command {seq} was already received")
+        if seq != self.next_seq or self._running is not None:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting[seq] = fut
             try:
-                await asyncio.wait_for(
-                    self._turn.wait_for(lambda: self.next_seq == seq or self.closed), wait
-                )
+                await asyncio.wait_for(fut, wait)
             except TimeoutError:
-                raise Conflict(f"command {seq} arrived but {self.next_seq} never did") from None
-            if self.closed:
-                raise Forbidden("the stream of this session token has closed")
+                if self._running is not None:
+                    raise Conflict(f"command {seq} waited too long for {self._running}") from None
+                self.next_seq = seq  # the gap never arrived: go on, in order
+            finally:
+                self._waiting.pop(seq, None)
+        if self.closed:
+            raise Forbidden("the stream of this session token has closed")
+        self._running = seq
 
-    async def done(self, seq: int | None) -> None:
-        if seq is None:
+    def done(self, seq: int | None) -> None:
+        """The claimed command has been handed to tmux: let the next go."""
+        if seq is None or seq != self._running:
             return
-        async with self._turn:
-            if seq == self.next_seq:
-                self.next_seq += 1
-            self._turn.notify_all()
+        self._running = None
+        self.next_seq = seq + 1
+        fut = self._waiting.get(self.next_seq)
+        if fut is not None and not fut.done():
+            fut.set_result(None)
 
-    async def close(self) -> None:
+    def close(self) -> None:
         self.closed = True
-        async with self._turn:
-            self._turn.notify_all()
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_result(None)
 
 
 class Connections:
@@ -166,7 +186,7 @@ class Connections:
 
     async def close(self, conn: Connection) -> None:
         self._by_token.pop(conn.token_hash, None)
-        await conn.close()
+        conn.close()
 
     async def end(self, conn: Connection, reason: str) -> None:
         """End a stream from the server side: its watcher gets `exit`."""

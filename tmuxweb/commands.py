@@ -310,9 +310,9 @@ async def post_command(request: Request) -> Response:
         _audit(svc, conn, data, refused=err.message)
         raise
     finally:
-        await conn.done(seq)
+        conn.done(seq)
     _audit(svc, conn, data)
-    check_answers(list(await asyncio.gather(*futures)))
+    check_answers([await future for future in futures])
     return JSONResponse({"ok": True, "repeat": True} if repeat else {"ok": True})
 
 

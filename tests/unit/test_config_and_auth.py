@@ -254,18 +254,21 @@ def test_a_repeated_command_number_is_a_conflict() -> None:
     async def scenario() -> None:
         conn, _ = Connections().open(hub("$0", "main"), OWNER, "127.0.0.1")
         await conn.in_turn(1, wait=1)
-        await conn.done(1)
+        conn.done(1)
         with pytest.raises(Conflict):
             await conn.in_turn(1, wait=1)
 
     asyncio.run(scenario())
 
 
-def test_a_command_whose_predecessor_never_arrives_is_refused() -> None:
+def test_a_command_whose_predecessor_never_arrives_goes_ahead_in_order() -> None:
     async def scenario() -> None:
         conn, _ = Connections().open(hub("$0", "main"), OWNER, "127.0.0.1")
-        with pytest.raises(Conflict, match="never did"):
-            await conn.in_turn(2, wait=0.05)
+        await conn.in_turn(2, wait=0.05)  # 1 never came: 2 runs after the wait
+        conn.done(2)
+        with pytest.raises(Conflict, match="already"):
+            await conn.in_turn(1, wait=0.05)  # too late: it would run out of order
+        await conn.in_turn(3, wait=0.05)
 
     asyncio.run(scenario())
 
@@ -291,9 +294,27 @@ def test_commands_numbered_out_of_order_run_in_order() -> None:
         async def command(seq: int) -> None:
             await conn.in_turn(seq, wait=5)
             ran.append(seq)
-            await conn.done(seq)
+            conn.done(seq)
 
         await asyncio.gather(*(command(seq) for seq in (4, 2, 3, 1, 5)))
         return ran
 
     assert asyncio.run(scenario()) == [1, 2, 3, 4, 5]
+
+
+def test_the_same_command_number_sent_twice_at_once_runs_once() -> None:
+    async def scenario() -> None:
+        conn, _ = Connections().open(hub("$0", "main"), OWNER, "127.0.0.1")
+        await conn.in_turn(1, wait=1)  # claimed, not yet done
+        with pytest.raises(Conflict):
+            await conn.in_turn(1, wait=1)
+        waiting = asyncio.ensure_future(conn.in_turn(3, wait=1))
+        await asyncio.sleep(0)  # one loop turn: 3 is now waiting
+        with pytest.raises(Conflict):
+            await conn.in_turn(3, wait=1)
+        conn.done(1)
+        await conn.in_turn(2, wait=1)
+        conn.done(2)
+        await waiting
+
+    asyncio.run(scenario())
