@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from tmuxweb.app import create_app
+from tmuxweb.cli import uvicorn_config
 from tmuxweb.auth import new_secret
 from tmuxweb.config import Config, Secret
 
@@ -137,15 +137,10 @@ class RunningServer:
         port = sock.getsockname()[1]
         self.config = replace(self.config, port=port)
         self.base_url = f"http://127.0.0.1:{port}"
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(self.config),
-                log_config=None,
-                access_log=False,
-                lifespan="on",
-                timeout_graceful_shutdown=1,
-            )
-        )
+        # The command's own uvicorn settings, so tests see what users get.
+        options = uvicorn_config(self.config)
+        options.timeout_graceful_shutdown = 1
+        self._server = uvicorn.Server(options)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         wait_until(lambda: self._server is not None and self._server.started, what="uvicorn start")

@@ -169,6 +169,6 @@ def create_app(config: Config) -> ASGIApp:
     # looks at the request (after the forwarded host has been settled).
     inner: ASGIApp = RootPath(app, config.root_path)
     inner = HostCheck(inner, config)
-    inner = SecurityHeaders(inner)
+    inner = SecurityHeaders(inner, config.root_path)
     inner = AccessLog(inner)
     return ForwardedHeaders(inner, config.trusted_proxies)

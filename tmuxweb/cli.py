@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME", help="also accept this Host header name (repeatable)")
     p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN", help="also accept this Origin, e.g. https://example.com (repeatable)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--heartbeat", type=_seconds, default=15.0, metavar="SECONDS", help="SSE comment interval (default 15; keep it below your proxy's idle timeout)")
     proxy = p.add_argument_group("behind a reverse proxy")
     proxy.add_argument("--root-path", default="", metavar="PREFIX", help="serve under this URL prefix, e.g. /tmux")
     proxy.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR", help="believe Forwarded/X-Forwarded-* headers from this proxy address (repeatable)")
@@ -99,6 +100,16 @@ def _file_roots(read_only: list[Path], writable: list[Path]) -> tuple[tuple[Path
             raise UsageError(f"file root is not a directory: {path}")
         roots.append((path.resolve(strict=True), can_write))
     return tuple(roots)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 0.1 to 3600: {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -171,6 +182,7 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         token_file=args.token_file,
         allowed_hosts=tuple(bracket_ipv6(h.lower()) for h in args.allowed_host),
         allowed_origins=tuple(args.allowed_origin),
+        heartbeat=args.heartbeat,
         readonly=args.readonly,
         no_destroy=args.no_destroy,
         tokens_file=args.tokens_file,
@@ -333,32 +345,34 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
 
 
-def _serve(config: Config, sock: socket.socket) -> None:
+def uvicorn_config(config: Config) -> uvicorn.Config:
+    """The one uvicorn configuration, used by the command and the tests."""
     from tmuxweb.app import create_app
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            log_config=None,
-            access_log=False,  # ours leaves out query strings
-            server_header=False,
-            proxy_headers=False,
-            timeout_graceful_shutdown=3,
-            timeout_keep_alive=5,
-            # Bounded request heads and connections (slow or greedy clients).
-            h11_max_incomplete_event_size=16 * 1024,
-            limit_concurrency=config.max_streams + 64,
-            lifespan="on",
-            # The control clients' parent-death signal and child reaping are
-            # verified on asyncio's own loop; never pick up uvloop by chance.
-            loop="asyncio",
-            ssl_certfile=str(config.certfile) if config.certfile else None,
-            ssl_keyfile=str(config.keyfile) if config.keyfile else None,
-            ssl_ca_certs=str(config.client_ca) if config.client_ca else None,
-            ssl_cert_reqs=ssl.CERT_REQUIRED if config.client_ca else ssl.CERT_NONE,
-        )
+    return uvicorn.Config(
+        create_app(config),
+        log_config=None,
+        access_log=False,  # ours leaves out query strings
+        server_header=False,
+        proxy_headers=False,  # ours (ForwardedHeaders) decide whom to believe
+        timeout_graceful_shutdown=3,
+        timeout_keep_alive=5,
+        # Bounded request heads and connections (slow or greedy clients).
+        h11_max_incomplete_event_size=16 * 1024,
+        limit_concurrency=config.max_streams + 64,
+        lifespan="on",
+        # The control clients' parent-death signal and child reaping are
+        # verified on asyncio's own loop; never pick up uvloop by chance.
+        loop="asyncio",
+        ssl_certfile=str(config.certfile) if config.certfile else None,
+        ssl_keyfile=str(config.keyfile) if config.keyfile else None,
+        ssl_ca_certs=str(config.client_ca) if config.client_ca else None,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if config.client_ca else ssl.CERT_NONE,
     )
-    server.run(sockets=[sock])
+
+
+def _serve(config: Config, sock: socket.socket) -> None:
+    uvicorn.Server(uvicorn_config(config)).run(sockets=[sock])
 
 
 # -- `tmuxweb token …` ---------------------------------------------------------------

@@ -150,10 +150,15 @@ class ForwardedHeaders:
 
 
 def _forwarded(scope: Scope) -> dict[str, str]:
-    """The nearest proxy's view: the last element of each header."""
+    """The nearest proxy's view: the last element of each header.
+
+    `X-Forwarded-*` wins when present: nginx and Caddy set those from what
+    they saw but pass a client's own `Forwarded` through unless told not to.
+    """
     found: dict[str, str] = {}
     forwarded = header(scope, b"forwarded")
-    if forwarded:
+    legacy = any(header(scope, name) for name in (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"))
+    if forwarded and not legacy:
         last = forwarded.split(",")[-1]
         for pair in last.split(";"):
             key, _, value = pair.strip().partition("=")
@@ -202,14 +207,17 @@ class AccessLog:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, root_path: str = "") -> None:
         self.app = app
+        # Static files may be cached (and revalidated); with or without the
+        # reverse proxy's prefix, which is only taken off further in.
+        self.static = ("/static/", root_path.rstrip("/") + "/static/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope["path"].startswith("/static/")
+        static = scope["path"].startswith(self.static)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -197,8 +197,10 @@ _INLINE_IMAGES = frozenset(
 )
 # Compressed files are served as what they are, never as their content's type.
 _ENCODINGS = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz", "compress": "application/x-compress"}
-_TEXT_SUFFIXES = frozenset({".log", ".out", ".err", ".md", ".markdown", ".rst", ".toml", ".ini", ".cfg", ".conf", ".yaml", ".yml", ".diff", ".patch", ".rs", ".go", ".ts", ".tsx", ".jsx"})
+_TEXT_SUFFIXES = frozenset({".log", ".out", ".err", ".rst", ".toml", ".ini", ".cfg", ".conf", ".yaml", ".yml", ".diff", ".patch", ".rs", ".go", ".ts", ".tsx", ".jsx"})
 _MIME = mimetypes.MimeTypes()  # the built-in table only: the same on every machine
+_MIME.add_type("text/markdown", ".md", strict=False)
+_MIME.add_type("text/markdown", ".markdown", strict=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,11 +264,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise UnsatisfiableRange
         return max(0, size - count), size - 1
     first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last < first:
+    if last_text and int(last_text) < first:
         return None
     if first >= size:
         raise UnsatisfiableRange
+    last = int(last_text) if last_text else size - 1
     return first, min(last, size - 1)
 
 
