@@ -13,6 +13,7 @@ import { handleOsc52 } from "./clipboard.js";
 import { watchGestures } from "./gestures.js";
 import { currentTheme, watchTheme } from "./theme.js";
 import { ask, showApp, showPage, showStatus, toast } from "./ui.js";
+import { FilePanel } from "./files.js";
 
 const $ = (id) => document.getElementById(id);
 const FONT_KEY = "tmuxweb.fontSize";
@@ -72,6 +73,11 @@ class App {
       prefix: () => this.prefix.press(),
       refocus: () => this.workspace.focusActive(),
     });
+    this.files = new FilePanel(token, {
+      panel: $("files-panel"),
+      button: $("files-button"),
+      onClose: () => this.workspace.focusActive(),
+    });
   }
 
   start() {
@@ -89,6 +95,7 @@ class App {
     touchQuery.addEventListener("change", updateKeyRow);
     updateKeyRow();
     this.#exposeForTests();
+    this.files.start().then(() => this.files.linkPanes(this.workspace.panes));
     this.connect(sessionStorage.getItem(SESSION_KEY));
   }
 
@@ -132,6 +139,15 @@ class App {
 
   onEvent(type, data) {
     const ws = this.workspace;
+    // The file panel resolves relative paths printed in a pane against the
+    // pane's directory, and links them in every new terminal.
+    if (type === "pane-changed" && typeof data.current_path === "string") {
+      const pane = ws.panes.get(data.pane);
+      if (pane) pane.info.current_path = data.current_path;
+    }
+    if (type === "state" || type === "pane-added" || type === "pane-reset") {
+      queueMicrotask(() => this.files.linkPanes(ws.panes));
+    }
     switch (type) {
       case "connection-info": return this.#connected(data);
       case "state": ws.load(data); return this.scheduleResize(true);

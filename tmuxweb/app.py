@@ -89,7 +89,7 @@ async def ticket(request: Request) -> Response:
 
 async def on_tmuxweb_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TmuxWebError)
-    return JSONResponse({"error": exc.message}, status_code=exc.status)
+    return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers())
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:

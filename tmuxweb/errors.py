@@ -8,10 +8,11 @@ Hierarchy::
     ├── Forbidden           403  Host/Origin not allowed; bad, expired or foreign session token
     ├── NotFound            404  unknown session, window, pane or route
     ├── Timeout             408  a request body that arrives too slowly
-    ├── Conflict            409  a repeated command sequence number
+    ├── Conflict            409  a repeated command number; an upload's name is taken
     ├── TmuxRefused         409  tmux answered a command with %error (message is tmux's)
     ├── PayloadTooLarge     413  request body over the limit
     ├── UnsupportedMedia    415  a request body that is not JSON
+    ├── RangeNotSatisfiable 416  a file Range outside the file (with Content-Range)
     ├── TooManyRequests     429  too many streams, or too many failed logins
     └── TmuxUnavailable     503  tmux is not reachable: server gone, control client exited
 
@@ -34,6 +35,10 @@ class TmuxWebError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def headers(self) -> dict[str, str]:
+        """Headers the error response must carry (most carry none)."""
+        return {}
 
 
 class BadRequest(TmuxWebError):
@@ -67,7 +72,8 @@ class Timeout(TmuxWebError):
 
 
 class Conflict(TmuxWebError):
-    """Raised when a command's sequence number was already used."""
+    """Raised when a command's number was already used, or an upload's
+    target exists (without overwrite) or is not a regular file."""
 
     status = 409
 
@@ -88,6 +94,19 @@ class UnsupportedMedia(TmuxWebError):
     """Raised when a request body is not application/json."""
 
     status = 415
+
+
+class RangeNotSatisfiable(TmuxWebError):
+    """Raised when a Range selects nothing of a file."""
+
+    status = 416
+
+    def __init__(self, size: int) -> None:
+        super().__init__("the requested range is outside the file")
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size}"}
 
 
 class TooManyRequests(TmuxWebError):

@@ -39,7 +39,15 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from tmuxweb.config import Config
-from tmuxweb.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, TmuxWebError
+from tmuxweb.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
+    TmuxWebError,
+)
 from tmuxweb.paths import (
     UPLOAD_PREFIX,
     Root,
@@ -74,16 +82,6 @@ _HIDDEN = "hidden files are not served (see --file-show-hidden)"
 _FILE_CSP = "default-src 'none'; sandbox"
 
 T = TypeVar("T")
-
-
-class RangeNotSatisfiable(TmuxWebError):
-    """Raised when a Range selects nothing of the file (416, with its size)."""
-
-    status = 416
-
-    def __init__(self, size: int) -> None:
-        super().__init__("the requested range is outside the file")
-        self.size = size
 
 
 # -- walking below a root ------------------------------------------------------------
@@ -154,7 +152,8 @@ def walk(target: Target, show_hidden: bool) -> Place:
                         raise Forbidden(_LEAVES_ROOT)
                     os.close(current)
                     current = -1
-                    current, below = os.dup(root_fd), []
+                    current = os.dup(root_fd)
+                    below = []
                     pending[:0] = inside
                 else:
                     pending[:0] = link.split("/")
@@ -412,20 +411,14 @@ async def get_directory(request: Request) -> Response:
 async def get_file(request: Request) -> Response:
     config = services(request).config
     roots = _roots(config)
-    try:
-        with _audited(request, "file-read") as record:
-            target = _target(_params(request, {"path"}), roots, config, record)
-            fd, st = await _in_thread(open_file, target, config.file_show_hidden)
-            try:
-                response = _file_response(request, target, fd, st, config.file_max_size, record)
-            except BaseException:
-                os.close(fd)
-                raise
-    except RangeNotSatisfiable as err:
-        return JSONResponse(
-            {"error": err.message}, status_code=416, headers={"Content-Range": f"bytes */{err.size}"}
-        )
-    return response
+    with _audited(request, "file-read") as record:
+        target = _target(_params(request, {"path"}), roots, config, record)
+        fd, st = await _in_thread(open_file, target, config.file_show_hidden)
+        try:
+            return _file_response(request, target, fd, st, config.file_max_size, record)
+        except BaseException:
+            os.close(fd)
+            raise
 
 
 def _file_response(
