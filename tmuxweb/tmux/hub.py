@@ -206,6 +206,7 @@ class SessionHub:
         self._refresh = _Refresh()
         self._linger: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._snapshots: set[asyncio.Future[tuple[PaneInfo | None, str, int]]] = set()
         self._paste_serial = 0
         self.prefix: list[str] = []
         self._client = ControlClient(
@@ -321,6 +322,10 @@ class SessionHub:
         for pane in structure.panes:
             fut: asyncio.Future[tuple[PaneInfo | None, str, int]] = loop.create_future()
             captured[pane] = fut
+            # Resolved by a reply hook, which never fires if tmux goes away
+            # first: _on_exit fails whatever is still waiting.
+            self._snapshots.add(fut)
+            fut.add_done_callback(self._snapshots.discard)
             self._capture(pane, _resolver(fut))
         results = {pane: await fut for pane, fut in captured.items()}
         anchors = {pane: anchor for pane, (_, _, anchor) in results.items()}
@@ -438,6 +443,9 @@ class SessionHub:
         self.exit_reason = reason or "session ended"
         if self._linger is not None:
             self._linger.cancel()
+        for fut in list(self._snapshots):
+            if not fut.done():
+                fut.set_exception(TmuxUnavailable(f"tmux went away: {self.exit_reason}"))
         self.seq += 1
         data, wire = encode_event("exit", {"reason": self.exit_reason}, f"{self.epoch}-{self.seq}")
         final = HubEvent(self.seq, "exit", None, data, wire)
