@@ -63,7 +63,10 @@ def _ensure_chromium() -> None:
         pytest.skip(f"{CHROMIUM} is still missing after apt-get")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop
+# marked running on the main thread while it lives, and later tests that call
+# asyncio.run() would fail after the browser tests.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = _ensure_playwright()
     _ensure_chromium()
