@@ -274,6 +274,9 @@ class ControlClient:
             fut, _ = self._pending.popleft()
             if not fut.done():
                 fut.set_exception(TmuxUnavailable(f"tmux went away: {reason}"))
+                # Hook-driven captures are never awaited: mark the error as
+                # seen so asyncio does not log it as lost.
+                fut.exception()
         self._ready.set()
         self._on_exit(reason)
 

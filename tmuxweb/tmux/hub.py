@@ -446,6 +446,7 @@ class SessionHub:
         for fut in list(self._snapshots):
             if not fut.done():
                 fut.set_exception(TmuxUnavailable(f"tmux went away: {self.exit_reason}"))
+                fut.exception()  # a snapshot stops at its first failure
         self.seq += 1
         data, wire = encode_event("exit", {"reason": self.exit_reason}, f"{self.epoch}-{self.seq}")
         final = HubEvent(self.seq, "exit", None, data, wire)
