@@ -319,7 +319,7 @@ def raw_echo(client: RawControlClient, pane: str, marker: str) -> float:
 class TmuxWeb:
     """`python -m tmuxweb -L SOCK --port 0` as a subprocess."""
 
-    def __init__(self, tmux: TmuxServer, workdir: Path, log_level: str) -> None:
+    def __init__(self, tmux: TmuxServer, workdir: Path, log_level: str, extra_args: tuple[str, ...] = ()) -> None:
         log_path = workdir / "tmuxweb.log"
         env = clean_env()
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -328,7 +328,7 @@ class TmuxWeb:
             # A token file of our own: the one tmuxweb generates otherwise is
             # left behind when it is stopped with SIGTERM.
             [sys.executable, "-m", "tmuxweb", "-L", tmux.socket, "--port", "0",
-             "--session", "main", "--log-level", log_level, "--token-file", str(workdir / "token")],
+             "--session", "main", "--log-level", log_level, "--token-file", str(workdir / "token"), *extra_args],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=self._log,

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Keystroke echo latency while another pane of the same session floods.
+Prints numbers; no pass/fail.
+
+    python benchmarks/latency_under_flood.py [--samples N] [--gap-ms MS]
+
+Two sessions of two panes each: `cat` (the echo pane) and a pane that,
+once triggered, prints a base64 file over and over without end.
+
+* floor: a raw `tmux -C` client attached to its session, with tmuxweb's
+  flow control (`refresh-client -f pause-after=2`), reads everything (the
+  flood included) and times `send-keys -H` → the marker's output line.
+* tmuxweb: one `GET /events` watcher of its session (it receives the flood
+  too, as a browser tab would) and `POST /commands` input, timed from
+  before the POST to the `output` event carrying the marker.
+
+Each side runs with its own flood on and the other's off (C-c), so they do
+not load the machine together. Also printed: the flood rate the tmuxweb
+watcher received, and pane-resets (tmux paused the flooding pane because
+the reader was 2 s behind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from echo_and_throughput import (  # noqa: E402
+    KILL_LINE,
+    MB,
+    Percentiles,
+    RawControlClient,
+    TmuxServer,
+    TmuxWeb,
+    cpu_seconds,
+    hex_keys,
+    machine_info,
+    make_flood_file,
+    markers,
+)
+
+
+def raw_echo_amid_flood(client: RawControlClient, pane: str, marker: str) -> float:
+    """raw_echo for a client that also reads a flood: only the echo pane's
+    %output lines are looked at (found with bytes.find, not a Python loop
+    over every flood line), so the reader keeps up."""
+    # With pause-after set (as tmuxweb does), output comes as
+    # "%extended-output %P AGE : DATA".
+    prefix = f"\n%extended-output {pane} ".encode()
+    wanted = marker.encode()
+    tail = b""
+    t0 = time.perf_counter()
+    client.send(f"send-keys -t {pane} -H {hex_keys(marker)}")
+    pending = b"\n"
+    while True:
+        ready, _, _ = select.select([client._out], [], [], max(0.0, t0 + 5 - time.perf_counter()))
+        if not ready:
+            raise TimeoutError("no echo within 5 s")
+        data = os.read(client._out, 1 << 20)
+        now = time.perf_counter()
+        chunk = pending + data
+        at = chunk.find(prefix)
+        while at != -1:
+            end = chunk.find(b"\n", at + 1)
+            if end == -1:
+                break
+            seen = tail + chunk[chunk.index(b" : ", at) + 3 : end]
+            if wanted in seen:
+                client._partial = b""
+                return now - t0
+            tail = seen[-len(wanted) :]
+            at = chunk.find(prefix, end)
+        # Keep an unfinished last line (it may be ours) for the next read.
+        pending = chunk[chunk.rfind(b"\n") :]
+
+
+class FastTyper:
+    """Types through POST /commands and finds the echo on a `GET /events`
+    read from a plain socket with bytes.find, never parsing the flood's
+    events in Python: a reader that parses 10+ MB/s of JSON holds the GIL
+    and would add its own delays to the measurement."""
+
+    def __init__(self, tw: TmuxWeb, session: str, echo: str) -> None:
+        host, port = tw.base_url.removeprefix("http://").rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.sendall(f"GET /events?session={session} HTTP/1.1\r\nHost: {host}\r\n"
+                          f"Authorization: Bearer {tw.token}\r\n\r\n".encode())
+        head = b""
+        while (found := re.search(rb'"session_token":"([A-Za-z0-9_-]+)"', head)) is None:
+            head += self.sock.recv(65536)
+        self.needle = b'"pane":"' + echo.encode() + b'","data":"'
+        self.bytes = 0
+        self.resets = 0
+        self._wanted = b""
+        self._seen = threading.Event()
+        self._seen_at = 0.0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self.http = httpx.Client(base_url=tw.base_url, timeout=10.0,
+                                 headers={**tw.auth(), "X-Session-Token": found.group(1).decode()})
+        self.url = f"/commands?session={session}"
+        self.echo_pane = echo
+
+    def _run(self) -> None:
+        rest = b""
+        while True:
+            try:
+                data = self.sock.recv(1 << 20)
+            except OSError:
+                return
+            if not data:
+                return
+            now = time.perf_counter()
+            self.bytes += len(data)
+            buf = rest + data
+            self.resets += buf.count(b"event: pane-reset\n") - rest.count(b"event: pane-reset\n")
+            at = buf.find(self.needle)
+            while at != -1:
+                end = buf.find(b'"}', at)
+                if end == -1:
+                    break
+                with self._lock:
+                    if self._wanted and self._wanted in buf[at:end]:
+                        self._wanted = b""
+                        self._seen_at = now
+                        self._seen.set()
+                at = buf.find(self.needle, end)
+            # An event of ours may be cut off at the end of this read.
+            rest = buf[-8192:]
+
+    def post(self, text: str) -> float:
+        t0 = time.perf_counter()
+        reply = self.http.post(self.url, json={"type": "input", "pane": self.echo_pane, "text": text})
+        if reply.status_code != 200:
+            raise RuntimeError(f"POST /commands: {reply.status_code} {reply.text}")
+        return time.perf_counter() - t0
+
+    def echo(self, marker: str) -> tuple[float, float]:
+        with self._lock:
+            self._wanted = marker.encode()
+            self._seen.clear()
+        t0 = time.perf_counter()
+        post = self.post(marker)
+        if not self._seen.wait(5):
+            raise TimeoutError(f"no echo of {marker!r} within 5 s")
+        return self._seen_at - t0, post
+
+    def close(self) -> None:
+        self.http.close()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._thread.join(5)
+        self.sock.close()
+
+
+def drain_for(client: RawControlClient, seconds: float) -> None:
+    """Keep reading (and dropping) the flood for a while, as tmuxweb does
+    between keystrokes: a reader that stops leaves a backlog in front of
+    the next echo."""
+    deadline = time.perf_counter() + seconds
+    while (left := deadline - time.perf_counter()) > 0:
+        ready, _, _ = select.select([client._out], [], [], left)
+        if ready:
+            os.read(client._out, 1 << 20)
+
+
+def flooding_session(tmux: TmuxServer, name: str, directory: Path, flood: Path) -> tuple[str, str, Path]:
+    """(echo pane, flood pane, its FIFO): the flood starts when the FIFO is written."""
+    fifo = directory / f"{name}.fifo"
+    os.mkfifo(fifo)
+    echo = tmux.new_session(name, "cat")
+    pane = tmux.cmd("split-window", "-d", "-t", name, "-P", "-F", "#{pane_id}",
+                    f"sh -c \"read _ < '{fifo}'; while :; do cat '{flood}'; done\"").strip()
+    return echo, pane, fifo
+
+
+def trigger(fifo: Path) -> None:
+    with open(fifo, "w") as f:
+        f.write("go\n")
+
+
+def floor_series(tmux: TmuxServer, session: str, echo: str, flood: str, fifo: Path,
+                 names: Any, samples: int, gap: float) -> tuple[list[float], float]:
+    assert tmux.pid is not None
+    raw = RawControlClient(tmux, session)
+    try:
+        # The same flow control as tmuxweb's control client: per-pane
+        # queues, so one pane's backlog does not hold the others' output.
+        raw.send("refresh-client -f pause-after=2")
+        trigger(fifo)
+        drain_for(raw, 1.0)  # the flood is in full swing
+        tmux0, t0 = cpu_seconds(tmux.pid), time.perf_counter()
+        times = []
+        for i in range(samples):
+            times.append(raw_echo_amid_flood(raw, echo, next(names)))
+            if i % 250 == 249:
+                raw.send(f"send-keys -t {echo} -H {hex_keys(KILL_LINE)}")
+            drain_for(raw, gap)
+        load = (cpu_seconds(tmux.pid) - tmux0) / (time.perf_counter() - t0)
+        raw.send(f"send-keys -t {flood} C-c")
+        time.sleep(0.5)
+        return times, load
+    finally:
+        raw.close()
+
+
+def tmuxweb_series(tw: TmuxWeb, tmux: TmuxServer, session: str, echo: str, flood: str, fifo: Path,
+                   names: Any, samples: int, gap: float) -> tuple[list[float], list[float], float, float, int]:
+    assert tmux.pid is not None
+    typer = FastTyper(tw, session, echo)
+    try:
+        trigger(fifo)
+        time.sleep(1.0)
+        tmux0, t0, bytes0 = cpu_seconds(tmux.pid), time.perf_counter(), typer.bytes
+        times, posts = [], []
+        for i in range(samples):
+            latency, post = typer.echo(next(names))
+            times.append(latency)
+            posts.append(post)
+            if i % 250 == 249:
+                typer.post(KILL_LINE)
+            time.sleep(gap)
+        elapsed = time.perf_counter() - t0
+        load = (cpu_seconds(tmux.pid) - tmux0) / elapsed
+        rate = (typer.bytes - bytes0) / MB / elapsed
+        typer.http.post(typer.url, json={"type": "keys", "pane": flood, "keys": ["C-c"]})
+        return times, posts, load, rate, typer.resets
+    finally:
+        typer.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--samples", type=int, default=500, help="echo samples per side (default 500)")
+    p.add_argument("--gap-ms", type=float, default=10.0, help="pause between samples (default 10)")
+    p.add_argument("--flood-file-mb", type=float, default=5.0, help="size of the file the flood repeats (default 5)")
+    args = p.parse_args()
+    sys.setswitchinterval(0.0005)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    print("Machine")
+    for key, value in machine_info():
+        print(f"  {key:17} {value}")
+    workdir = Path(tempfile.mkdtemp(prefix="tw-underflood-"))
+    tmux = TmuxServer()
+    tw: TmuxWeb | None = None
+    try:
+        flood = make_flood_file(workdir, "text", args.flood_file_mb)
+        tmux.new_session("main", "cat")
+        raw_echo_pane, raw_flood, raw_fifo = flooding_session(tmux, "floor", workdir, flood.path)
+        tw_echo_pane, tw_flood, tw_fifo = flooding_session(tmux, "web", workdir, flood.path)
+        time.sleep(0.3)
+        tw = TmuxWeb(tmux, workdir, "warning")
+        names = markers()
+        gap = args.gap_ms / 1000
+        floor, floor_load = floor_series(tmux, "floor", raw_echo_pane, raw_flood, raw_fifo, names, args.samples, gap)
+        web, posts, web_load, rate, resets = tmuxweb_series(tw, tmux, "web", tw_echo_pane, tw_flood, tw_fifo, names, args.samples, gap)
+        print(f"\nKeystroke echo while another pane of the same session floods, ms ({args.gap_ms:g} ms between samples)")
+        print(f"  floor    tmux -C send-keys -> %output   {Percentiles.of(floor).row()}   tmux server busy {100 * floor_load:.0f}%")
+        print(f"  tmuxweb  POST /commands -> SSE output   {Percentiles.of(web).row()}   tmux server busy {100 * web_load:.0f}%")
+        print(f"  POST /commands round trip                {Percentiles.of(posts).row()}")
+        print(f"  SSE bytes received by the tmuxweb watcher meanwhile: {rate:.1f} MB/s; pane-resets {resets}")
+        return 0
+    finally:
+        if tw is not None:
+            tw.stop()
+        tmux.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
