@@ -89,6 +89,10 @@ def raw_echo_amid_flood(client: RawControlClient, pane: str, marker: str) -> flo
         pending = chunk[chunk.rfind(b"\n") :]
 
 
+class Resynced(Exception):
+    """The echo was delivered inside a `state` or `pane-reset`, not as output."""
+
+
 class FastTyper:
     """Types through POST /commands and finds the echo on a `GET /events`
     read from a plain socket with bytes.find, never parsing the flood's
@@ -106,6 +110,7 @@ class FastTyper:
         self.needle = b'"pane":"' + echo.encode() + b'","data":"'
         self.bytes = 0
         self.resets = 0
+        self.states = 0  # `state` events, the first included: more than one means resyncs
         self._wanted = b""
         self._seen = threading.Event()
         self._seen_at = 0.0
@@ -130,6 +135,7 @@ class FastTyper:
             self.bytes += len(data)
             buf = rest + data
             self.resets += buf.count(b"event: pane-reset\n") - rest.count(b"event: pane-reset\n")
+            self.states += buf.count(b"event: state\n") - rest.count(b"event: state\n")
             at = buf.find(self.needle)
             while at != -1:
                 end = buf.find(b'"}', at)
@@ -152,12 +158,18 @@ class FastTyper:
         return time.perf_counter() - t0
 
     def echo(self, marker: str) -> tuple[float, float]:
+        """(seconds until the echo's `output` event, POST round trip).
+        Raises Resynced when the echo came inside a fresh snapshot instead
+        (this reader fell 2 MiB behind, or tmux paused the pane)."""
         with self._lock:
             self._wanted = marker.encode()
             self._seen.clear()
+        before = (self.states, self.resets)
         t0 = time.perf_counter()
         post = self.post(marker)
         if not self._seen.wait(5):
+            if (self.states, self.resets) != before:
+                raise Resynced(f"the echo of {marker!r} came in a resync")
             raise TimeoutError(f"no echo of {marker!r} within 5 s")
         return self._seen_at - t0, post
 

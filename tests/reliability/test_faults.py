@@ -17,8 +17,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from helpers import EventStream, Session, TmuxServer, wait_until
 from rig import Tmuxweb, alive, children, proc_state
 
