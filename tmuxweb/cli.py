@@ -348,6 +348,7 @@ def _configure_logging(level: str) -> None:
 def uvicorn_config(config: Config) -> uvicorn.Config:
     """The one uvicorn configuration, used by the command and the tests."""
     from tmuxweb.app import create_app
+    from tmuxweb.httpproto import BoundedHttpTools
 
     return uvicorn.Config(
         create_app(config),
@@ -357,8 +358,9 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
         proxy_headers=False,  # ours (ForwardedHeaders) decide whom to believe
         timeout_graceful_shutdown=3,
         timeout_keep_alive=5,
-        # Bounded request heads and connections (slow or greedy clients).
-        h11_max_incomplete_event_size=16 * 1024,
+        # httptools with bounded request heads (see httpproto.py), and
+        # bounded connections (slow or greedy clients).
+        http=BoundedHttpTools,
         limit_concurrency=config.max_streams + 64,
         lifespan="on",
         # The control clients' parent-death signal and child reaping are

@@ -309,7 +309,10 @@ class BodyLimit:
             if complete:
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                # A deadline on this task, not wait_for's extra task (and
+                # its event-loop turn) on every request.
+                async with asyncio.timeout(self.timeout):
+                    message = await receive()
             except TimeoutError:
                 raise Timeout("the request body did not arrive in time") from None
             if message["type"] == "http.request":

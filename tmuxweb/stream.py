@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator
 import anyio
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message, Send
 
 from tmuxweb.auth import Connection
 from tmuxweb.errors import TmuxUnavailable
@@ -66,7 +68,7 @@ async def events(request: Request) -> Response:
     svc.audit.write("stream-open", token=who.name, session=hub.session_id, client=client, connection=conn.id)
     config = svc.config
     stopping = anyio.Event()
-    return EventSourceResponse(
+    return EventStream(
         _stream(svc, hub, conn, token, sub, replay, stopping),
         ping=config.heartbeat,
         ping_message_factory=lambda: ServerSentEvent(comment="ping"),
@@ -77,6 +79,59 @@ async def events(request: Request) -> Response:
         shutdown_event=stopping,
         shutdown_grace_period=2,
     )
+
+
+class EventStream(EventSourceResponse):
+    """sse-starlette's response, with its stall rule kept but enforced by
+    one watchdog per stream instead of a cancel scope around every send.
+
+    sse-starlette wraps each chunk's send in `anyio.move_on_after`; with
+    many watchers of a flood that was a quarter of the server's CPU
+    (benchmarks/README.md, profiling notes). Here a send only notes when it
+    began; a watchdog looks every `send_timeout / 4` and, when one has been
+    pending longer than `send_timeout`, ends the stream as sse-starlette
+    would (SendTimeoutError). This relies on two private methods of
+    sse-starlette 3.x, hence the version pin in pyproject.toml.
+    """
+
+    _pending_since: float | None = None
+
+    async def _send_with_timeout(self, send: Send, message: Message) -> None:
+        if self.send_timeout is None:
+            await send(message)
+            return
+        self._pending_since = asyncio.get_running_loop().time()
+        try:
+            await send(message)
+        except BaseException:
+            self._send_interrupted = True
+            raise
+        self._pending_since = None
+
+    async def _stream_response(self, send: Send) -> None:
+        if self.send_timeout is None:
+            await super()._stream_response(send)
+            return
+        stalled = False
+        async with anyio.create_task_group() as group:
+
+            async def watchdog(limit: float) -> None:
+                nonlocal stalled
+                loop = asyncio.get_running_loop()
+                while True:
+                    await asyncio.sleep(limit / 4)
+                    since = self._pending_since
+                    if since is not None and loop.time() - since > limit:
+                        stalled = True
+                        group.cancel_scope.cancel()
+                        return
+
+            group.start_soon(watchdog, self.send_timeout)
+            await super()._stream_response(send)
+            group.cancel_scope.cancel()
+        if stalled:
+            self._send_interrupted = True
+            raise SendTimeoutError()
 
 
 async def _stream(

@@ -18,6 +18,7 @@ import enum
 import logging
 import os
 import signal
+import subprocess
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,8 +28,10 @@ from tmuxweb.tmux.protocol import Event, Exit, Notification, Parser, Reply
 
 log = logging.getLogger("tmuxweb.tmux")
 
-READ_SIZE = 256 * 1024
 START_TIMEOUT = 10.0
+# After tmux has closed our stdout, how long its process may take to exit
+# (and the other way round).
+EXIT_TIMEOUT = 5.0
 # Marks our control clients in their environment so a later tmuxweb can
 # recognise orphans of its own (see reap_orphans in hub.py).
 MARKER = "TMUXWEB_CONTROL_CLIENT"
@@ -70,6 +73,24 @@ class _Hook:
             self.callback(answers)
         except Exception:  # the reader must survive a bug in a hook
             log.exception("reply hook failed")
+
+
+class _Pipes(asyncio.SubprocessProtocol):
+    """Hands the control client's stdout to its parser as it arrives."""
+
+    def __init__(self, client: ControlClient) -> None:
+        self._client = client
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd == 1:
+            self._client._received(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self._client._stdout_ended()
+
+    def process_exited(self) -> None:
+        self._client._process_exited()
 
 
 class ClientState(enum.Enum):
@@ -115,8 +136,13 @@ class ControlClient:
         self._position = position
         self._parser = Parser()
         self._pending: deque[tuple[asyncio.Future[Answer], _Hook | None]] = deque()
-        self._proc: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._stdin: asyncio.WriteTransport | None = None
+        self._pid: int | None = None
+        # Set once tmux's stdout has ended and the process has been waited for.
+        self._exited: asyncio.Future[None] | None = None
+        self._kill_timer: asyncio.TimerHandle | None = None
+        self._stdout_closed = False
         self._attached = False
         self._session_changed = False
         self._ready = asyncio.Event()
@@ -126,12 +152,12 @@ class ControlClient:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._pid
 
     @property
     def reaped(self) -> bool:
         """The process has exited and been waited for (or never started)."""
-        return self._proc is None or self._proc.returncode is not None
+        return self._exited is None or self._exited.done()
 
     async def start(self) -> None:
         """Spawn and wait until tmux has attached us (the start-up race)."""
@@ -139,16 +165,26 @@ class ControlClient:
             raise RuntimeError(f"control client is {self.state.value}")
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}
         env[MARKER] = str(os.getpid())
-        self._proc = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        self._exited = loop.create_future()
+        # A protocol rather than a StreamReader: tmux's output is parsed in
+        # the callback that receives it, one event-loop turn sooner than a
+        # reader task would see it (this is on every keystroke's echo path).
+        transport, _ = await loop.subprocess_exec(
+            lambda: _Pipes(self),
             *self._argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             env=env,
             preexec_fn=_die_with_parent(os.getpid()),
         )
+        self._transport = transport
+        self._pid = transport.get_pid()
+        stdin = transport.get_pipe_transport(0)
+        assert isinstance(stdin, asyncio.WriteTransport)
+        self._stdin = stdin
         self.state = ClientState.OPEN
-        self._reader = asyncio.create_task(self._read_loop(), name="tmux-control-reader")
         try:
             await asyncio.wait_for(self._ready.wait(), START_TIMEOUT)
         except TimeoutError:
@@ -173,7 +209,7 @@ class ControlClient:
         the hub inserts an event at the exact stream position of a reply
         (a coroutine resuming later would already be past it).
         """
-        if self.state is not ClientState.OPEN or self._proc is None or self._proc.stdin is None:
+        if self.state is not ClientState.OPEN or self._stdin is None or self._stdin.is_closing():
             raise TmuxUnavailable("tmux control client is not running")
         loop = asyncio.get_running_loop()
         if any("\n" in line or "\r" in line for line in lines):
@@ -183,40 +219,63 @@ class ControlClient:
             last = i == len(futures) - 1
             hook = _Hook(futures, on_done) if last and on_done is not None else None
             self._pending.append((fut, hook))
-        self._proc.stdin.write("".join(line + "\n" for line in lines).encode())
+        self._stdin.write("".join(line + "\n" for line in lines).encode())
         return futures
 
     async def run(self, lines: Sequence[str]) -> list[Answer]:
         """Send lines and wait for every reply; the first %error raises."""
         return check_answers(list(await asyncio.gather(*self.send(lines))))
 
-    # -- reading -----------------------------------------------------------
+    # -- reading (called by _Pipes, synchronously, as bytes arrive) --------
 
-    async def _read_loop(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        stdout = self._proc.stdout
-        reason = "tmux control client ended"
+    def _received(self, data: bytes) -> None:
+        if self.state is ClientState.CLOSED:
+            return
         try:
-            while True:
-                data = await stdout.read(READ_SIZE)
-                if not data:
-                    break
-                if (exit_reason := self._dispatch(self._parser.feed(data))) is not None:
-                    reason = exit_reason or "session ended"
-                    break
+            exit_reason = self._dispatch(self._parser.feed(data))
         except Exception:  # a bug here must not leave futures hanging forever
             log.exception("control-mode reader failed")
-            reason = "tmuxweb internal error reading from tmux"
-        finally:
-            self._finish(reason)
-            # tmux closes our stdout when it exits: collect the exit status so
-            # the process (and its transport) is released now.
-            if self._proc is not None and self._proc.returncode is None:
-                try:
-                    await asyncio.wait_for(self._proc.wait(), 5)
-                except TimeoutError:
-                    self._proc.kill()
-                    await self._proc.wait()
+            exit_reason = "tmuxweb internal error reading from tmux"
+        if exit_reason is not None:
+            self._ended(exit_reason or "session ended")
+
+    def _stdout_ended(self) -> None:
+        self._stdout_closed = True
+        self._ended("tmux control client ended")
+
+    def _ended(self, reason: str) -> None:
+        """tmux said %exit, or closed our stdout: no more replies will come."""
+        self._finish(reason)
+        # tmux closes our stdout when it exits; collect the exit status so
+        # the process (and its transport) is released now, or kill it.
+        if self._exited is not None and not self._exited.done() and self._kill_timer is None:
+            self._kill_timer = asyncio.get_running_loop().call_later(EXIT_TIMEOUT, self._kill)
+        self._release()
+
+    def _kill(self) -> None:
+        if self._transport is not None and self._exited is not None and not self._exited.done():
+            try:
+                self._transport.kill()
+            except ProcessLookupError:
+                pass
+
+    def _process_exited(self) -> None:
+        # Output may still be on its way through the pipe (the %exit line
+        # among it): the client ends when stdout does, not here.
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+        if self._exited is not None and not self._exited.done():
+            self._exited.set_result(None)
+        if not self._stdout_closed:
+            asyncio.get_running_loop().call_later(EXIT_TIMEOUT, self._stdout_ended)
+        self._release()
+
+    def _release(self) -> None:
+        # Like asyncio's own process streams: close the transport once the
+        # process has been waited for and its stdout has been read to the end.
+        done = self._exited is not None and self._exited.done()
+        if done and self._stdout_closed and self._transport is not None:
+            self._transport.close()
 
     def _dispatch(self, events: list[Event]) -> str | None:
         """Route parsed events; returns the exit reason once tmux says %exit."""
@@ -288,20 +347,14 @@ class ControlClient:
         If tmux does not let go in time the process is killed; killing a
         control client never kills the session.
         """
-        proc = self._proc
-        if proc is None:
+        if self._exited is None:
             self.state = ClientState.CLOSED
             return
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
+        if self._stdin is not None and not self._stdin.is_closing():
+            self._stdin.close()
         try:
-            await asyncio.wait_for(proc.wait(), timeout)
+            await asyncio.wait_for(asyncio.shield(self._exited), timeout)
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        if self._reader is not None:
-            try:
-                await asyncio.wait_for(self._reader, timeout)
-            except (TimeoutError, asyncio.CancelledError):
-                self._reader.cancel()
+            self._kill()
+            await self._exited
         self._finish("detached")
