@@ -134,13 +134,14 @@ def create_app(config: Config) -> ASGIApp:
                 config.generated_token_file.unlink(missing_ok=True)
 
     routes = [
+        # First: the keystroke path, matched before any other route.
+        Route("/commands", commands.CommandEndpoint(), methods=["POST"]),
         Route("/healthz", healthz),
         Route("/", index),
         Route("/api/sessions", list_sessions, methods=["GET"]),
         Route("/api/sessions", create_session, methods=["POST"]),
         Route("/api/ticket", ticket, methods=["POST"]),
         Route("/events", stream.events, methods=["GET"]),
-        Route("/commands", commands.post_command, methods=["POST"]),
         *files.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]

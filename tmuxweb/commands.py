@@ -13,14 +13,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from urllib.parse import parse_qsl
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from tmuxweb import bindings
 from tmuxweb.auth import Connection
 from tmuxweb.errors import BadRequest, Forbidden, NotFound, TmuxWebError, UnsupportedMedia
 from tmuxweb.policy import check_command
-from tmuxweb.services import Services, principal, services
+from tmuxweb.services import Services
+from tmuxweb.tokens import Principal
 from tmuxweb.tmux import commands as tmux
 from tmuxweb.tmux.hub import SessionHub
 from tmuxweb.tmux.client import check_answers
@@ -244,8 +247,10 @@ BUILDERS: dict[str, Builder] = {
     "swap-pane": _swap_pane,
     "select-layout": _select_layout,
 }
+# Commands that type into a pane: their reply waits for the echo.
+TYPING = frozenset({"input", "keys", "paste", "paste-buffer", "send-prefix"})
 # Typed commands a binding may not produce (a binding resolves to one of
-# the above; "binding" itself is handled in post_command).
+# the above; "binding" itself is handled in run_command).
 COMMAND_TYPES = frozenset(BUILDERS) | {"binding"}
 
 
@@ -277,19 +282,41 @@ def parse_seq(data: dict[str, Any]) -> int | None:
 
 
 def require_json(request: Request) -> None:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media != "application/json":
+    check_media_type(request.headers.get("content-type", ""))
+
+
+def check_media_type(value: str) -> None:
+    if value.split(";", 1)[0].strip().lower() != "application/json":
         raise UnsupportedMedia("the body must be application/json")
 
 
-async def post_command(request: Request) -> Response:
-    svc = services(request)
-    require_json(request)
-    data = parse_body(await request.body())
+class CommandEndpoint:
+    """`POST /commands` as a plain ASGI app rather than a Starlette
+    function endpoint: this is every keystroke's path, and building a
+    Request and a JSONResponse for it cost more than validating and
+    writing the command (benchmarks/README.md). Errors are raised as usual
+    and become responses in app.py's one table."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["state"]
+        svc: Services = state["services"]
+        who: Principal = state["principal"]
+        media, session_token = _headers(scope)
+        check_media_type(media)
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client went away; nothing was run
+        payload = await run_command(svc, who, parse_body(body), session_token, _query_session(scope))
+        await _send_json(send, payload)
+
+
+async def run_command(
+    svc: Services, who: Principal, data: dict[str, Any], session_token: str | None, session: str | None
+) -> bytes:
+    """Check and run one command in its connection's order; the JSON reply."""
     seq = parse_seq(data)
-    name = request.query_params.get("session") or svc.config.default_session
-    conn = svc.connections.find(request.headers.get("x-session-token"), tmux.check_session_name(name))
-    who = principal(request)
+    name = session or svc.config.default_session
+    conn = svc.connections.find(session_token, tmux.check_session_name(name))
     if who.name != conn.principal.name:
         raise Forbidden("the session token belongs to another access token")
     hub = conn.hub
@@ -301,19 +328,74 @@ async def post_command(request: Request) -> Response:
             resolved = await _resolve_binding(data, hub)
             check_command(resolved.command["type"], who, svc.config)
             if resolved.confirm is not None and not _flag(data, "confirmed"):
-                return JSONResponse({"ok": False, "confirm": resolved.confirm})
+                return json.dumps({"ok": False, "confirm": resolved.confirm}, separators=(",", ":")).encode()
             repeat = resolved.repeat
             data = resolved.command
         lines = BUILDERS[data["type"]](data, hub)
-        futures = hub.send(lines)
+        if data["type"] in TYPING:
+            # The reply follows the echo (see SessionHub.send_typing).
+            typed = hub.send_typing(lines, data.get("pane"))
+        else:
+            futures = hub.send(lines)
     except TmuxWebError as err:
         _audit(svc, conn, data, refused=err.message)
         raise
     finally:
         conn.done(seq)
     _audit(svc, conn, data)
-    check_answers([await future for future in futures])
-    return JSONResponse({"ok": True, "repeat": True} if repeat else {"ok": True})
+    if data["type"] in TYPING:
+        check_answers(await typed)
+    else:
+        check_answers([await future for future in futures])
+    return _OK_REPEAT if repeat else _OK
+
+
+_OK = b'{"ok":true}'
+_OK_REPEAT = b'{"ok":true,"repeat":true}'
+
+
+def _headers(scope: Scope) -> tuple[str, str | None]:
+    media, token = "", None
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            media = value.decode("latin-1")
+        elif key == b"x-session-token":
+            token = value.decode("latin-1")
+    return media, token
+
+
+def _query_session(scope: Scope) -> str | None:
+    # As Starlette's query_params.get: the last one given wins.
+    found = None
+    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+        if key == "session":
+            found = value
+    return found or None
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body (BodyLimit, further out, bounds it), or None
+    if the client disconnected first."""
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def _send_json(send: Send, body: bytes) -> None:
+    length = str(len(body)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", length)],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _audit(svc: Services, conn: Connection, data: dict[str, Any], refused: str | None = None) -> None:

@@ -95,6 +95,9 @@ def encode_event(name: str, payload: Any, event_id: str | None) -> tuple[bytes, 
     return data, head + b"data: " + data + b"\n\n"
 
 
+# How long a typing command's reply waits for the pane's echo (send_typing).
+ECHO_WAIT = 0.005
+
 # Above every real sequence number: a farewell is never filtered as "older
 # than the snapshot".
 _LAST = 2**62
@@ -175,6 +178,25 @@ class Snapshot:
         return event.seq > self.position
 
 
+class _EchoWait:
+    """A typing command whose replies are in, waiting for its pane's next
+    output (the echo) to go out to the watchers, or for its deadline."""
+
+    __slots__ = ("done", "answers", "pane", "timer")
+
+    def __init__(self, done: asyncio.Future[list[Answer]], answers: list[Answer], pane: str | None) -> None:
+        self.done = done
+        self.answers = answers
+        self.pane = pane  # None: any pane of the session (tmux picks the active one)
+        self.timer: asyncio.TimerHandle | None = None
+
+    def finish(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if not self.done.done():
+            self.done.set_result(self.answers)
+
+
 @dataclass(slots=True)
 class _Refresh:
     pending: bool = False
@@ -208,6 +230,7 @@ class SessionHub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._snapshots: set[asyncio.Future[tuple[PaneInfo | None, str, int]]] = set()
         self._paste_serial = 0
+        self._echo_waits: list[_EchoWait] = []
         self.prefix: list[str] = []
         self._client = ControlClient(
             [config.tmux_bin, "-u", *config.tmux_socket_args()],
@@ -304,6 +327,54 @@ class SessionHub:
 
     async def run(self, lines: list[str]) -> list[Answer]:
         return await self._client.run(lines)
+
+    def send_typing(self, lines: list[str], pane: str | None) -> asyncio.Future[list[Answer]]:
+        """Write typing commands now; the future resolves with their replies
+        once the pane's next output has been handed to the watchers, or
+        ECHO_WAIT after the replies (at once on an %error).
+
+        Why wait: on a keystroke, anything this process does between tmux's
+        reply and the echo delays the echo by more than its own duration
+        (tmux, the pty and this process share two cores; benchmarks/README.md
+        measures it), and the echo is what the person typing waits for. So
+        the HTTP reply, which nobody waits for, goes out after it.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[Answer]] = loop.create_future()
+
+        def replied(answers: list[Answer]) -> None:
+            # In the reader, at the replies' stream position: output parsed
+            # after this point is the command's echo, or later.
+            wait = _EchoWait(done, answers, pane)
+            if any(not a.reply.ok for a in answers) or self.closed:
+                wait.finish()
+                return
+            wait.timer = loop.call_later(ECHO_WAIT, self._end_echo_wait, wait)
+            self._echo_waits.append(wait)
+
+        def failed(fut: asyncio.Future[Answer]) -> None:
+            # tmux went away before replying: the hook never runs.
+            if not done.done() and not fut.cancelled() and fut.exception() is not None:
+                done.set_exception(fut.exception())  # type: ignore[arg-type]
+                done.exception()  # the caller may be gone (client disconnected)
+
+        futures = self._client.send(lines, on_done=replied)
+        for fut in futures:
+            fut.add_done_callback(failed)
+        return done
+
+    def _end_echo_wait(self, wait: _EchoWait) -> None:
+        if wait in self._echo_waits:
+            self._echo_waits.remove(wait)
+        wait.finish()
+
+    def _echoed(self, pane: str) -> None:
+        waits = self._echo_waits
+        if len(waits) == 1 and waits[0].pane not in (None, pane):
+            return
+        for wait in [w for w in waits if w.pane is None or w.pane == pane]:
+            waits.remove(wait)
+            wait.finish()
 
     def paste_buffer_name(self) -> str:
         self._paste_serial += 1
@@ -424,6 +495,9 @@ class SessionHub:
         text = self._decoders.decode(pane, run[0] if len(run) == 1 else b"".join(run))
         if text:
             self._emit("output", {"pane": pane, "data": text}, pane)
+            if self._echo_waits:
+                # After the watchers' queues: their streams run first.
+                self._echoed(pane)
 
     def _on_notification(self, note: Notification) -> None:
         name, args = note.name, note.args
@@ -452,6 +526,9 @@ class SessionHub:
         final = HubEvent(self.seq, "exit", None, data, wire)
         for sub in self._subs:
             sub.close(final)
+        for wait in self._echo_waits:
+            wait.finish()
+        self._echo_waits.clear()
         self._on_closed(self)
 
     # -- structure -------------------------------------------------------------
