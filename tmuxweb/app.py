@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tmuxweb import commands, files, stream
 from tmuxweb.config import Config
@@ -102,6 +102,37 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "internal error"}, status_code=500)
 
 
+ERROR_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+    TmuxWebError: on_tmuxweb_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}
+
+
+async def error_response(scope: Scope, exc: Exception) -> Response:
+    """The response ERROR_HANDLERS gives `exc`, for endpoints outside
+    Starlette's error middlewares (the command lane)."""
+    handler = next(ERROR_HANDLERS[cls] for cls in type(exc).__mro__ if cls in ERROR_HANDLERS)
+    return await handler(Request(scope), exc)
+
+
+class CommandLane:
+    """`POST /commands` past Starlette's router and its two error
+    middlewares, through the same checks in the same order (Origin, body
+    limit, authentication) and the same error table. Every keystroke takes
+    this path; everything else goes to Starlette."""
+
+    def __init__(self, app: ASGIApp, lane: ASGIApp) -> None:
+        self.app = app
+        self.lane = lane
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/commands" and scope["method"] == "POST":
+            await self.lane(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def audit_options(config: Config) -> dict[str, Any]:
     """The server's options for the audit log: everything but secrets."""
     return {
@@ -133,9 +164,10 @@ def create_app(config: Config) -> ASGIApp:
             if config.generated_token_file is not None:
                 config.generated_token_file.unlink(missing_ok=True)
 
+    endpoint = commands.CommandEndpoint(error_response)
     routes = [
-        # First: the keystroke path, matched before any other route.
-        Route("/commands", commands.CommandEndpoint(), methods=["POST"]),
+        # Only reached by other methods (405): POST goes by the CommandLane.
+        Route("/commands", endpoint, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/", index),
         Route("/api/sessions", list_sessions, methods=["GET"]),
@@ -145,30 +177,27 @@ def create_app(config: Config) -> ASGIApp:
         *files.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]
-    middleware = [
-        Middleware(OriginCheck, config=config),
-        Middleware(
-            BodyLimit,
-            limit=config.max_body,
-            timeout=config.body_timeout,
-            uploads={"/api/file": config.file_max_size},
-        ),
-        Middleware(Authenticate, services=svc),
-    ]
+
+    # The checks inside Starlette's error middleware, in this order, for
+    # both lanes: Origin, then body limit, then authentication.
+    def checked(inner: ASGIApp) -> ASGIApp:
+        inner = Authenticate(inner, svc)
+        inner = BodyLimit(
+            inner, limit=config.max_body, timeout=config.body_timeout, uploads={"/api/file": config.file_max_size}
+        )
+        return OriginCheck(inner, config)
+
     app = Starlette(
         routes=routes,
-        middleware=middleware,
+        middleware=[Middleware(checked)],
         lifespan=lifespan,
-        exception_handlers={
-            TmuxWebError: on_tmuxweb_error,
-            HTTPException: on_http_error,
-            Exception: on_unexpected,
-        },
+        exception_handlers=ERROR_HANDLERS,
     )
+    lanes = CommandLane(app, checked(endpoint))
     # Outside Starlette's own error middleware, so that even a 500 is logged
     # and carries the security headers; the Host check before anything else
     # looks at the request (after the forwarded host has been settled).
-    inner: ASGIApp = RootPath(app, config.root_path)
+    inner: ASGIApp = RootPath(lanes, config.root_path)
     inner = HostCheck(inner, config)
     inner = SecurityHeaders(inner, config.root_path)
     inner = AccessLog(inner)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from tmuxweb import bindings
@@ -294,19 +295,28 @@ class CommandEndpoint:
     """`POST /commands` as a plain ASGI app rather than a Starlette
     function endpoint: this is every keystroke's path, and building a
     Request and a JSONResponse for it cost more than validating and
-    writing the command (benchmarks/README.md). Errors are raised as usual
-    and become responses in app.py's one table."""
+    writing the command (benchmarks/README.md). It runs outside Starlette's
+    error middlewares (app.CommandLane), so it turns its errors into
+    responses itself, with app.py's one table (`errors`)."""
+
+    def __init__(self, errors: Callable[[Scope, Exception], Awaitable[Response]]) -> None:
+        self._errors = errors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope["state"]
-        svc: Services = state["services"]
-        who: Principal = state["principal"]
-        media, session_token = _headers(scope)
-        check_media_type(media)
-        body = await _read_body(receive)
-        if body is None:
-            return  # the client went away; nothing was run
-        payload = await run_command(svc, who, parse_body(body), session_token, _query_session(scope))
+        try:
+            state = scope["state"]
+            svc: Services = state["services"]
+            who: Principal = state["principal"]
+            media, session_token = _headers(scope)
+            check_media_type(media)
+            body = await _read_body(receive)
+            if body is None:
+                return  # the client went away; nothing was run
+            payload = await run_command(svc, who, parse_body(body), session_token, _query_session(scope))
+        except Exception as exc:
+            response = await self._errors(scope, exc)
+            await response(scope, receive, send)
+            return
         await _send_json(send, payload)
 
 

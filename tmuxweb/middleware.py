@@ -7,10 +7,15 @@ Order, outermost first (see `app.py`):
 3. SecurityHeaders   CSP, frame and sniffing protection on every response
 4. HostCheck         Host allow-list, before anything else looks at the request
 5. RootPath          the URL prefix behind a reverse proxy
-   (Starlette's error middleware: a 500 still passes through 2 and 3)
+   (then two lanes: `POST /commands` goes by app.CommandLane, everything
+   else into Starlette, whose error middleware comes here, so a 500 still
+   passes through 2 and 3; both lanes then run 6-8, built once in app.py)
 6. OriginCheck       the stream and every state-changing request
 7. BodyLimit         413 above the configured size, 408 when too slow
 8. Authenticate      bearer token (or a single-use ticket on /events)
+
+In front of all of them, the HTTP protocol itself (httpproto.py) refuses a
+request head over 16 KiB with 431.
 
 Pure ASGI rather than BaseHTTPMiddleware, which is documented to misbehave
 with streaming responses.
