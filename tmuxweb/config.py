@@ -69,6 +69,9 @@ class Config:
     ticket_ttl: float = 60.0
     # How long a command waits for its predecessor's sequence number.
     seq_wait: float = 5.0
+    # How long a typing command's reply waits for the pane's echo, which
+    # goes out first (SessionHub.send_typing); without one, the reply.
+    echo_wait: float = 0.005
     # Access control (see SECURITY.md).
     readonly: bool = False
     no_destroy: bool = False

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-from collections.abc import Iterator
+import socket
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -237,3 +239,58 @@ def test_input_without_a_pane_goes_to_the_active_pane_when_it_runs(session: Sess
     assert session.command(type="input", text="echo active-$((3*3))\r").status_code == 200
     tmux_server.wait_for_text(new, "active-9")
     assert "active-9" not in tmux_server.capture("%0")
+
+
+# -- a typing command's reply follows its echo ---------------------------------------
+
+
+def _raw_stream(server: RunningServer) -> tuple[socket.socket, str]:
+    """GET /events on a plain socket (no reader thread in between): returns
+    it, read up to the first state, and the stream's session token."""
+    sock = socket.create_connection(("127.0.0.1", server.config.port), timeout=10)
+    sock.sendall(
+        b"GET /events?session=main HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n" % server.token.encode()
+    )
+    data = b""
+    deadline = time.monotonic() + 10
+    while b"event: state" not in data and time.monotonic() < deadline:
+        data += sock.recv(1 << 20)
+    info = data[data.index(b"event: connection-info") :].split(b"\n")[1]
+    return sock, json.loads(info[len(b"data: ") :])["session_token"]
+
+
+def test_the_reply_to_typing_comes_after_its_echo_has_been_sent(make_server: Callable[..., RunningServer], tmux_server: TmuxServer) -> None:
+    """With a long echo wait, the reply cannot come back before the echo:
+    when the POST returns, the echo is already on the stream's socket
+    (loopback delivers a write at once), so nothing needs a timing guess."""
+    server = make_server(echo_wait=10.0)
+    tmux_server.run("send-keys", "-t", "%0", "-l", "cat")
+    tmux_server.run("send-keys", "-t", "%0", "Enter")
+    wait_until(lambda: tmux_server.run("display", "-p", "-t", "%0", "#{pane_current_command}").strip() == "cat")
+    sock, token = _raw_stream(server)
+    with sock, server.client(headers={"X-Session-Token": token}) as client:
+        for marker in ("qzxw", "vbnm", "plok"):
+            r = client.post("/commands", params={"session": "main"}, json={"type": "input", "pane": "%0", "text": marker})
+            assert r.json() == {"ok": True}
+            sock.setblocking(False)
+            seen = b""
+            try:
+                while chunk := sock.recv(1 << 20):
+                    seen += chunk
+            except BlockingIOError:
+                pass
+            sock.setblocking(True)
+            assert marker.encode() in seen, seen[-300:]
+
+
+def test_typing_that_echoes_nothing_is_answered_after_the_echo_wait(make_server: Callable[..., RunningServer], tmux_server: TmuxServer) -> None:
+    server = make_server(echo_wait=0.3)
+    tmux_server.run("send-keys", "-t", "%0", "-l", "stty -echo; cat > /dev/null")
+    tmux_server.run("send-keys", "-t", "%0", "Enter")
+    wait_until(lambda: tmux_server.run("display", "-p", "-t", "%0", "#{pane_current_command}").strip() == "cat")
+    with server.stream() as stream:
+        session = Session(server, stream)
+        started = time.monotonic()
+        assert session.command(type="input", pane="%0", text="silent").json() == {"ok": True}
+        assert time.monotonic() - started >= 0.3  # it did wait for an echo
+        session.client.close()

@@ -326,6 +326,57 @@ def test_oversized_authorization_header_is_refused(tmuxweb_server: RunningServer
         assert huge != 200
 
 
+def _head(server: RunningServer, extra: bytes) -> bytes:
+    return (
+        b"GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+        % (server.config.port, server.token.encode())
+    ) + extra
+
+
+def _answer(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_request_head_over_16_kib_in_one_piece_is_431_and_closed(tmuxweb_server: RunningServer) -> None:
+    """A greedy head (many headers, or one huge one) never reaches the
+    application: 431 and the connection closed, whatever the token."""
+    for extra in (b"X-Pad: " + b"a" * 17_000 + b"\r\n", b"".join(b"X-%d: %s\r\n" % (i, b"b" * 90) for i in range(200))):
+        with socket.create_connection(("127.0.0.1", tmuxweb_server.config.port), timeout=10) as sock:
+            sock.sendall(_head(tmuxweb_server, extra) + b"\r\n")
+            data = _answer(sock)
+        assert data.startswith(b"HTTP/1.1 431 "), data[:100]
+        assert json.loads(data.partition(b"\r\n\r\n")[2]) == {"error": "request head over 16 KiB"}
+
+
+def test_request_head_that_never_ends_is_refused_once_over_16_kib(tmuxweb_server: RunningServer) -> None:
+    """Headers dribbled in small pieces without an end: once 16 KiB have
+    come the server answers 431 and hangs up, without waiting for the end
+    of the head (a server that buffered it would wait for ever)."""
+    with socket.create_connection(("127.0.0.1", tmuxweb_server.config.port), timeout=10) as sock:
+        sock.sendall(_head(tmuxweb_server, b""))
+        try:
+            for _ in range(20):
+                sock.sendall(b"X-Slow: " + b"c" * 1000 + b"\r\n")
+                time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            data = _answer(sock)  # the head is still unfinished
+        except ConnectionResetError:
+            data = b"reset"
+    assert data.startswith(b"HTTP/1.1 431 ") or data == b"reset", data[:100]
+
+
+def test_request_head_under_the_bound_is_served(tmuxweb_server: RunningServer) -> None:
+    with socket.create_connection(("127.0.0.1", tmuxweb_server.config.port), timeout=10) as sock:
+        sock.sendall(_head(tmuxweb_server, b"X-Pad: " + b"d" * 12_000 + b"\r\nConnection: close\r\n\r\n"))
+        data = _answer(sock)
+    assert data.startswith(b"HTTP/1.1 200 "), data[:100]
+
+
 def test_ticket_is_single_use(tmuxweb_server: RunningServer) -> None:
     with tmuxweb_server.client() as client:
         ticket = client.post("/api/ticket").json()["ticket"]

@@ -95,9 +95,6 @@ def encode_event(name: str, payload: Any, event_id: str | None) -> tuple[bytes, 
     return data, head + b"data: " + data + b"\n\n"
 
 
-# How long a typing command's reply waits for the pane's echo (send_typing).
-ECHO_WAIT = 0.005
-
 # Above every real sequence number: a farewell is never filtered as "older
 # than the snapshot".
 _LAST = 2**62
@@ -331,7 +328,7 @@ class SessionHub:
     def send_typing(self, lines: list[str], pane: str | None) -> asyncio.Future[list[Answer]]:
         """Write typing commands now; the future resolves with their replies
         once the pane's next output has been handed to the watchers, or
-        ECHO_WAIT after the replies (at once on an %error).
+        `config.echo_wait` after the replies (at once on an %error).
 
         Why wait: on a keystroke, anything this process does between tmux's
         reply and the echo delays the echo by more than its own duration
@@ -349,7 +346,7 @@ class SessionHub:
             if any(not a.reply.ok for a in answers) or self.closed:
                 wait.finish()
                 return
-            wait.timer = loop.call_later(ECHO_WAIT, self._end_echo_wait, wait)
+            wait.timer = loop.call_later(self.config.echo_wait, self._end_echo_wait, wait)
             self._echo_waits.append(wait)
 
         def failed(fut: asyncio.Future[Answer]) -> None:
