@@ -10,12 +10,19 @@ a noisy shared machine. Prints numbers only; there are no pass/fail limits.
 1-2. Echo: type a unique 3-letter marker into a pane running `cat`
    (canonical tty, so the echo comes from the line discipline) and time
    until output containing it arrives.
-   * tmuxweb: `POST /commands` (persistent keep-alive httpx client) →
-     `output` event on the `GET /events` stream (read in a thread).
+   * tmuxweb: `POST /commands` on a keep-alive connection → `output`
+     event on the `GET /events` stream, with two clients:
+     - the raw-socket client (the figure compared with the floor): plain
+       sockets, each request built before the clock starts, the stream
+       and the POST replies read by one thread with select(), as a
+       browser's native fetch/EventSource would;
+     - the httpx client: httpx for the POSTs (the request is built on
+       the clock) and a reader thread for the stream (it must win the GIL
+       back before it can stamp the echo), kept as a second series.
    * floor: `send-keys -H` written to our own `tmux -C` client → `%output`.
-   Samples alternate between the two in blocks, so drift in machine load
-   hits both alike. Each has its own session, so neither client makes tmux
-   encode the other's output. Two series: back to back (warm) and at a
+   Samples rotate between the three in blocks, so drift in machine load
+   hits all alike. Each has its own session, so no client makes tmux
+   encode another's output. Two series: back to back (warm) and at a
    typing cadence (cold).
 3. Throughput: a pane `cat`s a pre-generated file (base64 text, then
    newline-heavy `seq` output) followed by a unique end marker, watched by
@@ -512,9 +519,382 @@ class TmuxWebTyper:
             raise TimeoutError(f"no echo of {marker!r} within 5 s")
         return self._seen_at - t0, post
 
+    def healthz(self) -> float:
+        """One GET /healthz on the POST connection: its round trip."""
+        t0 = time.perf_counter()
+        self.http.get("/healthz").raise_for_status()
+        return time.perf_counter() - t0
+
+    def sample(self, marker: str) -> EchoSample:
+        latency, post = self.echo(marker)
+        return EchoSample(latency, post, -1 if latency < post else 1)
+
+    def refresh(self) -> None:
+        """Before a block of samples (not timed): a request on the POST
+        connection, so that it is not the first POST that finds the
+        connection closed for idleness and reconnects on the clock."""
+        try:
+            self.http.get("/healthz")
+        except httpx.TransportError:  # closed by the server just then
+            self.http.get("/healthz")
+
     def close(self) -> None:
         self.http.close()
         self.watcher.close()
+
+
+# -- tmuxweb over raw sockets ----------------------------------------------------------
+#
+# A browser's fetch() and EventSource build requests and read replies in
+# native code. An httpx client builds each request in Python after the clock
+# has started (0.1-0.3 ms here), and a reader thread has to win the GIL back
+# from the thread parsing the POST's reply before it can stamp the echo: both
+# would be counted as tmuxweb's. These helpers send pre-built request bytes
+# on plain sockets, and the typers below read the stream and the replies in
+# one thread with select().
+
+ECHO_DEADLINE = 5.0  # seconds for one echo sample (echo and POST reply)
+
+
+def split_base_url(base_url: str) -> tuple[str, int]:
+    """("127.0.0.1", 8123) from "http://127.0.0.1:8123"."""
+    host, port = base_url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+def open_socket(host: str, port: int) -> socket.socket:
+    """A connected blocking TCP socket with TCP_NODELAY. (A socket with a
+    timeout would poll() before every recv and send.)"""
+    sock = socket.create_connection((host, port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.settimeout(None)
+    return sock
+
+
+def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    """(status, headers with lower-case names) of a response head without its
+    final blank line."""
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    version, status, *_ = status_line.split(" ", 2)
+    if not version.startswith("HTTP/1."):
+        raise RuntimeError(f"not an HTTP/1.x response: {status_line!r}")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status), headers
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: bytes
+    close: bool  # the server will close the connection after it
+
+    def check(self, what: str) -> None:
+        if self.status != 200:
+            raise RuntimeError(f"{what}: {self.status} {self.body.decode(errors='replace')}")
+
+
+class ReplyParser:
+    """Incremental parser of small HTTP/1.1 responses sized by Content-Length
+    (tmuxweb's JSON replies), one at a time (no pipelining)."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> HttpReply | None:
+        """The reply, once `data` has completed it; None before."""
+        self._buf += data
+        head_end = self._buf.find(b"\r\n\r\n")
+        if head_end == -1:
+            return None
+        status, headers = parse_head(self._buf[:head_end])
+        if "content-length" not in headers:
+            raise RuntimeError(f"reply {status} without Content-Length: {headers}")
+        end = head_end + 4 + int(headers["content-length"])
+        if len(self._buf) < end:
+            return None
+        if len(self._buf) > end:
+            raise RuntimeError(f"{len(self._buf) - end} unexpected bytes after a reply")
+        body, self._buf = self._buf[head_end + 4 : end], b""
+        return HttpReply(status, body, headers.get("connection", "").lower() == "close")
+
+
+class KeepAliveConnection:
+    """One keep-alive HTTP/1.1 connection for small requests, as a browser
+    tab keeps one. Requests are built as bytes in advance (`build`) so that
+    a timer can start right before `send`."""
+
+    # tmuxweb (uvicorn's timeout_keep_alive) closes a connection idle for 5 s;
+    # open a new one (before the clock starts) rather than race the close.
+    IDLE_LIMIT = 4.0
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        self.host, self.port = split_base_url(base_url)
+        self._head = f"Host: {self.host}:{self.port}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self._sock: socket.socket | None = None
+        self._parser = ReplyParser()
+        self._idle_since = 0.0
+        self._closing = False
+
+    def build(self, method: str, target: str, body: bytes | None = None) -> bytes:
+        """The complete request: request line, headers and a JSON body."""
+        head = f"{method} {target} HTTP/1.1\r\n{self._head}"
+        if body is None:
+            return (head + "\r\n").encode()
+        return (head + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+    def build_command(self, target: str, command: dict[str, Any]) -> bytes:
+        return self.build("POST", target, json.dumps(command, separators=(",", ":")).encode())
+
+    def ready(self) -> socket.socket:
+        """The socket to send the next request on; call it before the clock
+        starts: it reconnects if the server has closed the connection or may
+        be about to."""
+        sock = self._sock
+        if sock is not None and (self._closing or time.perf_counter() - self._idle_since > self.IDLE_LIMIT
+                                 or select.select([sock], [], [], 0)[0]):  # readable while idle: EOF
+            self.close()
+            sock = None
+        if sock is None:
+            sock = self._sock = open_socket(self.host, self.port)
+            self._parser = ReplyParser()
+            self._closing = False
+        return sock
+
+    def send(self, request: bytes) -> None:
+        assert self._sock is not None, "ready() first"
+        sent = self._sock.send(request)
+        if sent < len(request):
+            self._sock.sendall(request[sent:])
+
+    def receive(self) -> HttpReply | None:
+        """One recv (the socket is readable): the reply once it is complete."""
+        assert self._sock is not None
+        data = self._sock.recv(65536)
+        if not data:
+            self.close()
+            raise ConnectionError("tmuxweb closed the connection before replying")
+        reply = self._parser.feed(data)
+        if reply is not None:
+            self._idle_since = time.perf_counter()
+            self._closing = reply.close
+        return reply
+
+    def exchange(self, request: bytes, timeout: float = 10.0) -> tuple[HttpReply, float]:
+        """Send one request and read its reply: (reply, round trip in seconds)."""
+        sock = self.ready()
+        t0 = time.perf_counter()
+        self.send(request)
+        deadline = t0 + timeout
+        while True:
+            if not select.select([sock], [], [], max(0.0, deadline - time.perf_counter()))[0]:
+                raise TimeoutError(f"no reply within {timeout} s")
+            reply = self.receive()
+            if reply is not None:
+                return reply, time.perf_counter() - t0
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+class ChunkedDecoder:
+    """Incremental decoder of a chunked body. Used while a stream starts up;
+    the timed loops search the raw bytes instead (markers are letters, and
+    chunk framing never cuts an SSE frame: tmuxweb writes whole frames)."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> bytes:
+        self._buf += data
+        out = []
+        while (eol := self._buf.find(b"\r\n")) != -1:
+            size = int(self._buf[:eol].split(b";", 1)[0], 16)
+            end = eol + 2 + size + 2
+            if size == 0 or len(self._buf) < end:
+                break
+            out.append(self._buf[eol + 2 : eol + 2 + size])
+            self._buf = self._buf[end:]
+        return b"".join(out)
+
+
+@dataclass
+class RawEventStream:
+    """`GET /events?session=S` on a plain socket, read up to the first `state`."""
+
+    sock: socket.socket
+    session_token: str
+    state: dict[str, Any]
+
+
+def open_event_stream(tw: TmuxWeb, session: str, timeout: float = 20.0) -> RawEventStream:
+    host, port = split_base_url(tw.base_url)
+    sock = open_socket(host, port)
+    sock.sendall(f"GET /events?session={session} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                 f"Authorization: Bearer {tw.token}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    deadline = time.monotonic() + timeout
+    head: bytes | None = None
+    raw = b""
+    decoder = ChunkedDecoder()
+    body = b""
+    token = ""
+    state: dict[str, Any] | None = None
+    while state is None:
+        if not select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise TimeoutError(f"the event stream of {session!r} sent no state in {timeout} s")
+        data = sock.recv(1 << 20)
+        if not data:
+            raise EOFError(f"the event stream of {session!r} ended: {(raw + body)[:500]!r}")
+        if head is None:
+            raw += data
+            if (end := raw.find(b"\r\n\r\n")) == -1:
+                continue
+            head, data = raw[:end], raw[end + 4 :]
+            status, headers = parse_head(head)
+            if status != 200 or "chunked" not in headers.get("transfer-encoding", ""):
+                raise RuntimeError(f"GET /events?session={session}: {status} {data[:500]!r}")
+        # Pings end their lines with "\r\n", tmuxweb's events with "\n".
+        body += decoder.feed(data).replace(b"\r\n", b"\n")
+        *frames, body = body.split(b"\n\n")
+        for frame in frames:
+            name, data_line = "", b""
+            for line in frame.split(b"\n"):
+                if line.startswith(b"event: "):
+                    name = line[7:].decode()
+                elif line.startswith(b"data: "):
+                    data_line = line[6:]
+            if name == "connection-info":
+                token = json.loads(data_line)["session_token"]
+            elif name == "state" and state is None:
+                state = json.loads(data_line)
+    if not token:
+        raise RuntimeError(f"the event stream of {session!r} sent a state before its connection-info")
+    return RawEventStream(sock, token, state)
+
+
+def output_needle(pane: str) -> bytes:
+    """How an `output` event of `pane` starts its data string on the wire."""
+    return b'"pane":"' + pane.encode() + b'","data":"'
+
+
+def echo_in(buf: bytes, needle: bytes, wanted: bytes, start: int = 0) -> bool:
+    """Whether `wanted` is in the data of one of the `output` events (starting
+    with `needle`) in the raw stream bytes `buf[start:]`. Looking inside the
+    events matters: a marker such as "ata" is also in every "data: " line.
+    An event cut off at the end of `buf` is looked at as far as it goes."""
+    at = buf.find(needle, start)
+    while at != -1:
+        start = at + len(needle)
+        end = buf.find(b'"}', start)
+        if wanted in buf[start : len(buf) if end == -1 else end]:
+            return True
+        if end == -1:
+            return False
+        at = buf.find(needle, end)
+    return False
+
+
+@dataclass(frozen=True)
+class EchoSample:
+    echo: float  # seconds from sending the POST to the read that carried the echo
+    post: float  # seconds from sending the POST to its complete reply
+    # -1: the echo was read before the reply; 1: after it; 0: both in the
+    # same wake-up of the raw client's select() (which reads the stream first)
+    order: int
+
+
+class RawTmuxWebTyper:
+    """Types into one pane as a browser would, with no client overhead of
+    its own: the `GET /events` stream and a keep-alive connection for
+    `POST /commands` on plain sockets (TCP_NODELAY), each request built
+    before the clock starts, both sockets read by this one thread with
+    select(), and the echo found in the raw stream bytes."""
+
+    TAIL = 1024  # stream bytes kept between reads: an echo event cut in two is found
+
+    def __init__(self, tw: TmuxWeb, session: str, pane: str) -> None:
+        stream = open_event_stream(tw, session)
+        self.stream = stream.sock
+        self.pane = pane
+        self.http = KeepAliveConnection(tw.base_url, {**tw.auth(), "X-Session-Token": stream.session_token})
+        self._target = f"/commands?session={session}"
+        self._needle = output_needle(pane)
+        self._healthz = self.http.build("GET", "/healthz")
+
+    def _input(self, text: str) -> bytes:
+        return self.http.build_command(self._target, {"type": "input", "pane": self.pane, "text": text})
+
+    def drain(self) -> None:
+        """Read whatever the stream has sent since the last sample (pings, the
+        echo of C-u), so that a sample's reads carry only its own events."""
+        while select.select([self.stream], [], [], 0)[0]:
+            if not self.stream.recv(1 << 20):
+                raise EOFError("the event stream ended")
+
+    def sample(self, marker: str) -> EchoSample:
+        request = self._input(marker)
+        wanted = marker.encode()
+        self.drain()
+        post = self.http.ready()
+        stream = self.stream
+        tail = b""
+        echo_at = reply_at = 0.0
+        echo_wake = reply_wake = wake = 0
+        waiting = [stream, post]
+        t0 = time.perf_counter()
+        self.http.send(request)
+        deadline = t0 + ECHO_DEADLINE
+        while waiting:
+            ready = select.select(waiting, [], [], max(0.0, deadline - time.perf_counter()))[0]
+            if not ready:
+                missing = " and ".join(("the echo",) * (not echo_at) + ("the POST reply",) * (not reply_at))
+                raise TimeoutError(f"{missing} of {marker!r} not in within {ECHO_DEADLINE:g} s")
+            wake += 1
+            if stream in ready:
+                data = stream.recv(1 << 20)
+                now = time.perf_counter()
+                if not data:
+                    raise EOFError("the event stream ended")
+                seen = tail + data
+                if echo_in(seen, self._needle, wanted):
+                    echo_at, echo_wake = now, wake
+                    waiting.remove(stream)
+                else:
+                    tail = seen[-self.TAIL :]
+            if post in ready:
+                reply = self.http.receive()
+                now = time.perf_counter()
+                if reply is not None:
+                    reply.check("POST /commands")
+                    reply_at, reply_wake = now, wake
+                    waiting.remove(post)
+        order = (echo_wake > reply_wake) - (echo_wake < reply_wake)
+        return EchoSample(echo_at - t0, reply_at - t0, order)
+
+    def post(self, text: str) -> float:
+        """POST one input command and read its reply; the round trip in seconds."""
+        reply, elapsed = self.http.exchange(self._input(text))
+        reply.check("POST /commands")
+        return elapsed
+
+    def healthz(self) -> float:
+        """One GET /healthz on the POST connection: its round trip."""
+        reply, elapsed = self.http.exchange(self._healthz)
+        reply.check("GET /healthz")
+        return elapsed
+
+    def refresh(self) -> None:
+        """Before a block of samples (not timed): a request on the POST
+        connection, reopened first if it has been idle for long."""
+        self.healthz()
+
+    def close(self) -> None:
+        self.http.close()
+        self.stream.close()
 
 
 # -- 1 and 2: echo latency ------------------------------------------------------------
@@ -528,62 +908,80 @@ def markers() -> Iterator[str]:
 
 
 @dataclass
+class TmuxWebSeries:
+    """The samples of one tmuxweb client in one echo series."""
+
+    client: str
+    echoes: list[float] = field(default_factory=list)
+    posts: list[float] = field(default_factory=list)
+    orders: list[int] = field(default_factory=list)  # EchoSample.order
+    cpu: float = 0.0  # tmuxweb's CPU seconds during this client's blocks
+    seconds: float = 0.0  # wall time of those blocks, for the idle correction
+
+    def add(self, sample: EchoSample) -> None:
+        self.echoes.append(sample.echo)
+        self.posts.append(sample.post)
+        self.orders.append(sample.order)
+
+
+@dataclass
 class EchoResult:
     label: str
     gap: float
-    tmuxweb: list[float] = field(default_factory=list)
-    posts: list[float] = field(default_factory=list)
+    raw: TmuxWebSeries = field(default_factory=lambda: TmuxWebSeries(RAW_CLIENT))
+    httpx: TmuxWebSeries = field(default_factory=lambda: TmuxWebSeries(HTTPX_CLIENT))
     floor: list[float] = field(default_factory=list)
-    tmuxweb_cpu: float = 0.0
-    seconds: float = 0.0  # wall time spent in tmuxweb blocks, for the idle correction
 
 
+RAW_CLIENT = "raw-socket client"
+HTTPX_CLIENT = "httpx client"
 KILL_LINE = "\x15"  # C-u: empties cat's canonical line before it nears 4095 bytes
-BLOCK = 50  # samples per turn; the two sides alternate blocks
+BLOCK = 50  # samples per turn; the sides take turns in blocks
 WARMUP = 20
+SIDES = ("raw", "httpx", "floor")
 
 
-def measure_echo(tw: TmuxWeb, typer: TmuxWebTyper, raw: RawControlClient, raw_pane: str,
-                 names: Iterator[str], samples: int, gap: float, label: str) -> EchoResult:
+def measure_echo(tw: TmuxWeb, raw_typer: RawTmuxWebTyper, typer: TmuxWebTyper, raw: RawControlClient,
+                 raw_pane: str, names: Iterator[str], samples: int, gap: float, label: str) -> EchoResult:
     result = EchoResult(label, gap)
     for _ in range(WARMUP):
-        typer.echo(next(names))
+        raw_typer.sample(next(names))
+        typer.sample(next(names))
         raw_echo(raw, raw_pane, next(names))
     typed = 0
     while typed < samples:
         block = min(BLOCK, samples - typed)
-        # Alternate who goes first, so neither always follows the other.
-        for side in (("floor", "tmuxweb") if typed // BLOCK % 2 else ("tmuxweb", "floor")):
-            if side == "tmuxweb":
-                before, started = tw.cpu(), time.perf_counter()
-                for _ in range(block):
-                    latency, post = typer.echo(next(names))
-                    result.tmuxweb.append(latency)
-                    result.posts.append(post)
-                    time.sleep(gap)
-                result.tmuxweb_cpu += tw.cpu() - before
-                result.seconds += time.perf_counter() - started
-            else:
+        # Rotate who goes first, so no side always follows the same other.
+        turn = typed // BLOCK % len(SIDES)
+        for side in SIDES[turn:] + SIDES[:turn]:
+            if side == "floor":
                 for _ in range(block):
                     result.floor.append(raw_echo(raw, raw_pane, next(names)))
                     time.sleep(gap)
+                continue
+            client: RawTmuxWebTyper | TmuxWebTyper = raw_typer if side == "raw" else typer
+            series = result.raw if side == "raw" else result.httpx
+            client.refresh()  # outside the CPU window
+            before, started = tw.cpu(), time.perf_counter()
+            for _ in range(block):
+                series.add(client.sample(next(names)))
+                time.sleep(gap)
+            series.cpu += tw.cpu() - before
+            series.seconds += time.perf_counter() - started
         typed += block
         if typed % 250 == 0:  # 3 bytes a sample: well below the 4095-byte line limit
+            raw_typer.post(KILL_LINE)
             typer.post(KILL_LINE)
             raw.send(f"send-keys -t {raw_pane} -H {hex_keys(KILL_LINE)}")
             time.sleep(0.05)
     return result
 
 
-def measure_healthz(tw: TmuxWeb, typer: TmuxWebTyper, count: int = 200) -> tuple[list[float], float]:
+def measure_healthz(tw: TmuxWeb, round_trip: Callable[[], float], count: int = 200) -> tuple[list[float], float]:
     """Plain HTTP round trips to this server (no tmux involved), for
     reference: (round trips, tmuxweb CPU seconds per request)."""
-    times: list[float] = []
     before = tw.cpu()
-    for _ in range(count):
-        t0 = time.perf_counter()
-        typer.http.get("/healthz")
-        times.append(time.perf_counter() - t0)
+    times = [round_trip() for _ in range(count)]
     return times, (tw.cpu() - before) / count
 
 
@@ -794,26 +1192,44 @@ def flood_tmuxweb(tw: TmuxWeb, tmux: TmuxServer, setup: FloodSetup) -> FloodResu
 # -- reporting ----------------------------------------------------------------------------
 
 
-def print_echo(echoes: list[EchoResult], program: str, healthz: list[float], healthz_cpu: float,
+def print_echo(echoes: list[EchoResult], program: str, healthz: dict[str, tuple[list[float], float]],
                idle: float) -> None:
+    def line(label: str, value: str) -> None:
+        print(f"  {label:58} {value}")
+
     print(f"\n1-2. Keystroke echo latency, ms (pane program: {program}; a unique 3-letter marker per sample)")
-    print(f"  GET /healthz round trip (HTTP only, no tmux)  {Percentiles.of(healthz).row()}")
-    print(f"  tmuxweb CPU per /healthz {healthz_cpu * 1000:.2f} ms; idle CPU with one watcher {idle * 1000:.1f} ms/s")
+    print(f"  tmuxweb is timed with two clients, each with its own session and stream. The {RAW_CLIENT}"
+          " (the one\n  compared with the floor) does what a browser's native fetch/EventSource"
+          " would: plain sockets,\n  each request built before the clock starts, stream and replies read"
+          f" by one thread with select().\n  The {HTTPX_CLIENT} POSTs with httpx (request built on the clock)"
+          " and reads the stream in a second\n  thread that must win the GIL to stamp the echo.")
+    for client, (times, _) in healthz.items():
+        line(f"GET /healthz round trip, {client} (HTTP only)", Percentiles.of(times).row())
+    per_request = ", ".join(f"{cpu * 1000:.2f} ms ({client})" for client, (_, cpu) in healthz.items())
+    print(f"  tmuxweb CPU per /healthz {per_request}; idle CPU with both streams {idle * 1000:.1f} ms/s")
     for echo in echoes:
-        tw, floor = Percentiles.of(echo.tmuxweb), Percentiles.of(echo.floor)
+        raw, web, floor = Percentiles.of(echo.raw.echoes), Percentiles.of(echo.httpx.echoes), Percentiles.of(echo.floor)
         print(f"  -- {echo.label}: {echo.gap * 1000:g} ms between samples")
-        print(f"  tmuxweb  POST /commands -> SSE output   {tw.row()}")
-        print(f"  floor    tmux -C send-keys -> %output   {floor.row()}")
-        print(f"  tmuxweb - floor: p50 {(tw.p50 - floor.p50) * 1000:+.3f} ms   p99 {(tw.p99 - floor.p99) * 1000:+.3f} ms"
-              f"   ratio p50 {tw.p50 / floor.p50:.2f}x  p99 {tw.p99 / floor.p99:.2f}x")
-        print(f"  POST /commands round trip                {Percentiles.of(echo.posts).row()}")
-        # Which reached the client first: the echo or the POST's own reply?
-        lead = [post - latency for latency, post in zip(echo.tmuxweb, echo.posts)]
-        first = sum(x > 0 for x in lead) / len(lead)
-        busy = echo.tmuxweb_cpu - idle * echo.seconds
-        print(f"  echo arrived before the POST reply in {100 * first:.0f}% of samples "
-              f"(median reply - echo {statistics.median(lead) * 1000:+.3f} ms); "
-              f"tmuxweb CPU per keystroke {busy / len(echo.tmuxweb) * 1000:.2f} ms (idle subtracted)")
+        line(f"tmuxweb  POST /commands -> SSE output, {RAW_CLIENT}", raw.row())
+        line(f"tmuxweb  POST /commands -> SSE output, {HTTPX_CLIENT}", web.row())
+        line("floor    tmux -C send-keys -> %output", floor.row())
+        line(f"tmuxweb ({RAW_CLIENT}) - floor",
+             f"p50 {(raw.p50 - floor.p50) * 1000:+.3f} ms   p99 {(raw.p99 - floor.p99) * 1000:+.3f} ms"
+             f"   ratio p50 {raw.p50 / floor.p50:.2f}x  p99 {raw.p99 / floor.p99:.2f}x")
+        line(f"{HTTPX_CLIENT} - {RAW_CLIENT} (client overhead)",
+             f"p50 {(web.p50 - raw.p50) * 1000:+.3f} ms   p99 {(web.p99 - raw.p99) * 1000:+.3f} ms")
+        for series in (echo.raw, echo.httpx):
+            line(f"POST /commands round trip, {series.client}", Percentiles.of(series.posts).row())
+        for series in (echo.raw, echo.httpx):
+            # Which reached the client first: the echo or the POST's own reply?
+            n = len(series.echoes)
+            lead = [post - latency for latency, post in zip(series.echoes, series.posts)]
+            first, together = series.orders.count(-1) / n, series.orders.count(0) / n
+            busy = series.cpu - idle * series.seconds
+            same = f", in the same select() wake-up as the reply in {100 * together:.0f}%" if together else ""
+            print(f"  {series.client}: echo read before the POST reply in {100 * first:.0f}% of samples{same} "
+                  f"(median reply - echo {statistics.median(lead) * 1000:+.3f} ms); "
+                  f"tmuxweb CPU per keystroke {busy / n * 1000:.2f} ms (idle subtracted)")
 
 
 def print_floods(results: list[FloodResult], rounds: int) -> None:
@@ -885,6 +1301,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tw-bench-"))
     tmux = TmuxServer()
     tw: TmuxWeb | None = None
+    raw_typer: RawTmuxWebTyper | None = None
     typer: TmuxWebTyper | None = None
     raw: RawControlClient | None = None
     try:
@@ -892,7 +1309,10 @@ def main() -> int:
         kinds = ["text"] if args.no_seq else ["text", "seq"]
         floods = {kind: make_flood_file(workdir, kind, args.flood_mb) for kind in kinds}
         # Every session exists before the first control client attaches.
-        tmux.new_session("main", program)  # first pane on the server: %0
+        # One session per echo client, so that none makes tmux (or tmuxweb)
+        # encode another's output.
+        web_pane = tmux.new_session("main", program)  # the raw-socket client's
+        tmux.new_session("httpx", program)  # the httpx client's
         raw_pane = tmux.new_session("floor", program)
         # A flood uses up its pane, so each run has its own session.
         setups = {
@@ -906,22 +1326,26 @@ def main() -> int:
 
         tw = TmuxWeb(tmux, workdir, args.server_log_level)
         print(f"  tmuxweb           pid {tw.pid}, {tw.base_url}, log level {args.server_log_level}")
-        typer = TmuxWebTyper(tw, "main")
+        raw_typer = RawTmuxWebTyper(tw, "main", web_pane)
+        typer = TmuxWebTyper(tw, "httpx")
         raw = RawControlClient(tmux, "floor")
         idle = idle_cpu(tw)
-        healthz, healthz_cpu = measure_healthz(tw, typer)
+        healthz = {RAW_CLIENT: measure_healthz(tw, raw_typer.healthz),
+                   HTTPX_CLIENT: measure_healthz(tw, typer.healthz)}
         names = markers()
         # Back-to-back samples show the pipeline warm; at a typing cadence
         # caches and CPUs go cold between keys, and every layer is slower.
-        echoes = [measure_echo(tw, typer, raw, raw_pane, names, args.samples, args.gap_ms / 1000, "burst")]
+        echoes = [measure_echo(tw, raw_typer, typer, raw, raw_pane, names, args.samples, args.gap_ms / 1000, "burst")]
         if args.typing_gap_ms > 0:
-            echoes.append(measure_echo(tw, typer, raw, raw_pane, names, args.samples,
+            echoes.append(measure_echo(tw, raw_typer, typer, raw, raw_pane, names, args.samples,
                                        args.typing_gap_ms / 1000, "typing cadence"))
+        raw_typer.close()
+        raw_typer = None
         typer.close()
         typer = None
         raw.close()
         raw = None
-        print_echo(echoes, program, healthz, healthz_cpu, idle)
+        print_echo(echoes, program, healthz, idle)
 
         results: list[FloodResult] = []
         for kind in kinds:
@@ -937,6 +1361,8 @@ def main() -> int:
         print(f"\n(total run time {time.monotonic() - started:.0f} s)")
         return 0
     finally:
+        if raw_typer is not None:
+            raw_typer.close()
         if typer is not None:
             typer.close()
         if raw is not None:

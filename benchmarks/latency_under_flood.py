@@ -11,8 +11,11 @@ once triggered, prints a base64 file over and over without end.
   flow control (`refresh-client -f pause-after=2`), reads everything (the
   flood included) and times `send-keys -H` → the marker's output line.
 * tmuxweb: one `GET /events` watcher of its session (it receives the flood
-  too, as a browser tab would) and `POST /commands` input, timed from
-  before the POST to the `output` event carrying the marker.
+  too, as a browser tab would) and `POST /commands` input on a keep-alive
+  connection, timed from sending the POST to the read of the stream that
+  carried the marker's `output` event. Both are plain sockets read by one
+  thread with select() (RawFloodTyper): each request is built before the
+  clock starts, and the stream is searched with bytes.find, never parsed.
 
 Each side runs with its own flood on and the other's off (C-c), so they do
 not load the machine together. Also printed: the flood rate the tmuxweb
@@ -41,17 +44,23 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from echo_and_throughput import (  # noqa: E402
+    ECHO_DEADLINE,
     KILL_LINE,
     MB,
+    KeepAliveConnection,
     Percentiles,
     RawControlClient,
     TmuxServer,
     TmuxWeb,
     cpu_seconds,
+    echo_in,
     hex_keys,
     machine_info,
     make_flood_file,
     markers,
+    open_event_stream,
+    output_needle,
+    split_base_url,
 )
 
 
@@ -93,24 +102,139 @@ class Resynced(Exception):
     """The echo was delivered inside a `state` or `pane-reset`, not as output."""
 
 
-class FastTyper:
-    """Types through POST /commands and finds the echo on a `GET /events`
-    read from a plain socket with bytes.find, never parsing the flood's
-    events in Python: a reader that parses 10+ MB/s of JSON holds the GIL
-    and would add its own delays to the measurement."""
+class StreamScanner:
+    """Looks through the raw bytes of a `GET /events` stream that carries a
+    flood, with bytes.find and bytes.count only: a reader that parses 10+
+    MB/s of JSON in Python would add its own delays to the measurement.
+    Counts bytes, `pane-reset` and `state` events, and finds a marker in the
+    echo pane's `output` events."""
+
+    REST = 8192  # bytes kept between reads: an event of ours may be cut off
+
+    def __init__(self, echo_pane: str) -> None:
+        self.needle = output_needle(echo_pane)
+        self.bytes = 0
+        self.resets = 0
+        self.states = 0  # `state` events, the first included: more than one means resyncs
+        self._rest = b""
+        self._old = 0  # leading bytes of _rest read before the current marker was typed
+
+    def mark(self) -> None:
+        """A marker is about to be typed: its echo cannot be in what has been
+        read so far (where older echoes run together might spell it)."""
+        self._old = len(self._rest)
+
+    def feed(self, data: bytes, wanted: bytes) -> bool:
+        """Take one read; whether it carried `wanted` in an output event of
+        the echo pane (never, for an empty `wanted`)."""
+        self.bytes += len(data)
+        rest = self._rest
+        buf = rest + data
+        self.resets += buf.count(b"event: pane-reset\n") - rest.count(b"event: pane-reset\n")
+        self.states += buf.count(b"event: state\n") - rest.count(b"event: state\n")
+        found = bool(wanted) and echo_in(buf, self.needle, wanted, self._old)
+        self._rest = buf[-self.REST :]
+        self._old = max(0, self._old - (len(buf) - len(self._rest)))
+        return found
+
+
+class RawFloodTyper:
+    """Types through POST /commands and finds the echo on the `GET /events`
+    stream, which carries the other pane's flood too; one thread, no
+    client overhead: both on plain sockets (TCP_NODELAY), each request
+    built before the clock starts, both sockets read with select(), the
+    stream looked through with a StreamScanner. Between samples the
+    stream is read on (`pump`), as a browser tab would: a reader that
+    stops finds a backlog in front of the next echo."""
 
     def __init__(self, tw: TmuxWeb, session: str, echo: str) -> None:
-        host, port = tw.base_url.removeprefix("http://").rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)))
+        stream = open_event_stream(tw, session)
+        self.sock = stream.sock
+        self.scanner = StreamScanner(echo)
+        self.http = KeepAliveConnection(tw.base_url, {**tw.auth(), "X-Session-Token": stream.session_token})
+        self.echo_pane = echo
+        self._target = f"/commands?session={session}"
+
+    def _read_stream(self, wanted: bytes) -> bool:
+        """One read of the stream (it is readable); whether it carried the echo."""
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise EOFError("the event stream ended")
+        return self.scanner.feed(data, wanted)
+
+    def _exchange(self, command: dict[str, Any], marker: str, timeout: float) -> tuple[float, float]:
+        """POST `command` and read the stream until its reply (and, for a
+        marker, its echo) is in: (seconds to the echo, seconds to the reply)."""
+        request = self.http.build_command(self._target, command)
+        wanted = marker.encode()
+        post = self.http.ready()
+        before = (self.scanner.states, self.scanner.resets)
+        self.scanner.mark()
+        echo_at = reply_at = 0.0
+        t0 = time.perf_counter()
+        self.http.send(request)
+        deadline = t0 + timeout
+        while not reply_at or (wanted and not echo_at):
+            ready, _, _ = select.select([self.sock, post], [], [], max(0.0, deadline - time.perf_counter()))
+            if not ready:
+                if reply_at and (self.scanner.states, self.scanner.resets) != before:
+                    raise Resynced(f"the echo of {marker!r} came in a resync")
+                missing = "the echo" if reply_at else "the POST reply"
+                raise TimeoutError(f"{missing} of {command['type']} command {marker!r} not in within {timeout:g} s")
+            if self.sock in ready:
+                found = self._read_stream(b"" if echo_at else wanted)
+                now = time.perf_counter()
+                if found:
+                    echo_at = now
+            if post in ready:
+                reply = self.http.receive()
+                now = time.perf_counter()
+                if reply is not None:
+                    reply.check("POST /commands")
+                    reply_at = now
+        return echo_at - t0, reply_at - t0
+
+    def echo(self, marker: str) -> tuple[float, float]:
+        """(seconds until the read carrying the echo's `output` event, POST
+        round trip). Raises Resynced when the echo came inside a fresh
+        snapshot instead (this reader fell 2 MiB behind, or tmux paused the
+        pane)."""
+        return self._exchange({"type": "input", "pane": self.echo_pane, "text": marker}, marker, ECHO_DEADLINE)
+
+    def command(self, command: dict[str, Any]) -> float:
+        """POST a command (reading the stream meanwhile): its round trip."""
+        return self._exchange(command, "", 10.0)[1]
+
+    def post(self, text: str) -> float:
+        return self.command({"type": "input", "pane": self.echo_pane, "text": text})
+
+    def pump(self, seconds: float) -> None:
+        """Read the stream for this long."""
+        deadline = time.perf_counter() + seconds
+        while (left := deadline - time.perf_counter()) > 0:
+            if select.select([self.sock], [], [], left)[0]:
+                self._read_stream(b"")
+
+    def close(self) -> None:
+        self.http.close()
+        self.sock.close()
+
+
+class FastTyper:
+    """The same measurement with a reader thread for the stream and an httpx
+    client for the POSTs (soak.py's typists, several in one process). This
+    script uses RawFloodTyper: here the echo is stamped by a thread that
+    must first win the GIL back from the one in httpx."""
+
+    def __init__(self, tw: TmuxWeb, session: str, echo: str) -> None:
+        host, port = split_base_url(tw.base_url)
+        self.sock = socket.create_connection((host, port))
         self.sock.sendall(f"GET /events?session={session} HTTP/1.1\r\nHost: {host}\r\n"
                           f"Authorization: Bearer {tw.token}\r\n\r\n".encode())
         head = b""
         while (found := re.search(rb'"session_token":"([A-Za-z0-9_-]+)"', head)) is None:
             head += self.sock.recv(65536)
-        self.needle = b'"pane":"' + echo.encode() + b'","data":"'
-        self.bytes = 0
-        self.resets = 0
-        self.states = 0  # `state` events, the first included: more than one means resyncs
+        self.scanner = StreamScanner(echo)
         self._wanted = b""
         self._seen = threading.Event()
         self._seen_at = 0.0
@@ -123,7 +247,6 @@ class FastTyper:
         self.echo_pane = echo
 
     def _run(self) -> None:
-        rest = b""
         while True:
             try:
                 data = self.sock.recv(1 << 20)
@@ -132,23 +255,11 @@ class FastTyper:
             if not data:
                 return
             now = time.perf_counter()
-            self.bytes += len(data)
-            buf = rest + data
-            self.resets += buf.count(b"event: pane-reset\n") - rest.count(b"event: pane-reset\n")
-            self.states += buf.count(b"event: state\n") - rest.count(b"event: state\n")
-            at = buf.find(self.needle)
-            while at != -1:
-                end = buf.find(b'"}', at)
-                if end == -1:
-                    break
-                with self._lock:
-                    if self._wanted and self._wanted in buf[at:end]:
-                        self._wanted = b""
-                        self._seen_at = now
-                        self._seen.set()
-                at = buf.find(self.needle, end)
-            # An event of ours may be cut off at the end of this read.
-            rest = buf[-8192:]
+            with self._lock:
+                if self.scanner.feed(data, self._wanted):
+                    self._wanted = b""
+                    self._seen_at = now
+                    self._seen.set()
 
     def post(self, text: str) -> float:
         t0 = time.perf_counter()
@@ -164,11 +275,12 @@ class FastTyper:
         with self._lock:
             self._wanted = marker.encode()
             self._seen.clear()
-        before = (self.states, self.resets)
+            self.scanner.mark()
+        before = (self.scanner.states, self.scanner.resets)
         t0 = time.perf_counter()
         post = self.post(marker)
         if not self._seen.wait(5):
-            if (self.states, self.resets) != before:
+            if (self.scanner.states, self.scanner.resets) != before:
                 raise Resynced(f"the echo of {marker!r} came in a resync")
             raise TimeoutError(f"no echo of {marker!r} within 5 s")
         return self._seen_at - t0, post
@@ -237,11 +349,11 @@ def floor_series(tmux: TmuxServer, session: str, echo: str, flood: str, fifo: Pa
 def tmuxweb_series(tw: TmuxWeb, tmux: TmuxServer, session: str, echo: str, flood: str, fifo: Path,
                    names: Any, samples: int, gap: float) -> tuple[list[float], list[float], float, float, int]:
     assert tmux.pid is not None
-    typer = FastTyper(tw, session, echo)
+    typer = RawFloodTyper(tw, session, echo)
     try:
         trigger(fifo)
-        time.sleep(1.0)
-        tmux0, t0, bytes0 = cpu_seconds(tmux.pid), time.perf_counter(), typer.bytes
+        typer.pump(1.0)  # the flood is in full swing
+        tmux0, t0, bytes0 = cpu_seconds(tmux.pid), time.perf_counter(), typer.scanner.bytes
         times, posts = [], []
         for i in range(samples):
             latency, post = typer.echo(next(names))
@@ -249,12 +361,12 @@ def tmuxweb_series(tw: TmuxWeb, tmux: TmuxServer, session: str, echo: str, flood
             posts.append(post)
             if i % 250 == 249:
                 typer.post(KILL_LINE)
-            time.sleep(gap)
+            typer.pump(gap)
         elapsed = time.perf_counter() - t0
         load = (cpu_seconds(tmux.pid) - tmux0) / elapsed
-        rate = (typer.bytes - bytes0) / MB / elapsed
-        typer.http.post(typer.url, json={"type": "keys", "pane": flood, "keys": ["C-c"]})
-        return times, posts, load, rate, typer.resets
+        rate = (typer.scanner.bytes - bytes0) / MB / elapsed
+        typer.command({"type": "keys", "pane": flood, "keys": ["C-c"]})
+        return times, posts, load, rate, typer.scanner.resets
     finally:
         typer.close()
 
@@ -286,8 +398,9 @@ def main() -> int:
         web, posts, web_load, rate, resets = tmuxweb_series(tw, tmux, "web", tw_echo_pane, tw_flood, tw_fifo, names, args.samples, gap)
         print(f"\nKeystroke echo while another pane of the same session floods, ms ({args.gap_ms:g} ms between samples)")
         print(f"  floor    tmux -C send-keys -> %output   {Percentiles.of(floor).row()}   tmux server busy {100 * floor_load:.0f}%")
-        print(f"  tmuxweb  POST /commands -> SSE output   {Percentiles.of(web).row()}   tmux server busy {100 * web_load:.0f}%")
-        print(f"  POST /commands round trip                {Percentiles.of(posts).row()}")
+        print(f"  tmuxweb  POST /commands -> SSE output   {Percentiles.of(web).row()}   tmux server busy {100 * web_load:.0f}%"
+              "   (raw-socket client)")
+        print(f"  POST /commands round trip                {Percentiles.of(posts).row()}   (raw-socket client)")
         print(f"  SSE bytes received by the tmuxweb watcher meanwhile: {rate:.1f} MB/s; pane-resets {resets}")
         return 0
     finally:
