@@ -227,7 +227,9 @@ class SessionHub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._snapshots: set[asyncio.Future[tuple[PaneInfo | None, str, int]]] = set()
         self._paste_serial = 0
-        self._echo_waits: list[_EchoWait] = []
+        # Insertion-ordered, O(1) removal: thousands may wait at once when a
+        # program types fast into a pane that echoes slowly.
+        self._echo_waits: dict[_EchoWait, None] = {}
         self.prefix: list[str] = []
         self._client = ControlClient(
             [config.tmux_bin, "-u", *config.tmux_socket_args()],
@@ -347,7 +349,7 @@ class SessionHub:
                 wait.finish()
                 return
             wait.timer = loop.call_later(self.config.echo_wait, self._end_echo_wait, wait)
-            self._echo_waits.append(wait)
+            self._echo_waits[wait] = None
 
         def failed(fut: asyncio.Future[Answer]) -> None:
             # tmux went away before replying: the hook never runs.
@@ -361,16 +363,13 @@ class SessionHub:
         return done
 
     def _end_echo_wait(self, wait: _EchoWait) -> None:
-        if wait in self._echo_waits:
-            self._echo_waits.remove(wait)
+        self._echo_waits.pop(wait, None)
         wait.finish()
 
     def _echoed(self, pane: str) -> None:
-        waits = self._echo_waits
-        if len(waits) == 1 and waits[0].pane not in (None, pane):
-            return
-        for wait in [w for w in waits if w.pane is None or w.pane == pane]:
-            waits.remove(wait)
+        echoed = [w for w in self._echo_waits if w.pane is None or w.pane == pane]
+        for wait in echoed:
+            del self._echo_waits[wait]
             wait.finish()
 
     def paste_buffer_name(self) -> str:
