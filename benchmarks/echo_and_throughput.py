@@ -326,17 +326,19 @@ def raw_echo(client: RawControlClient, pane: str, marker: str) -> float:
 class TmuxWeb:
     """`python -m tmuxweb -L SOCK --port 0` as a subprocess."""
 
-    def __init__(self, tmux: TmuxServer, workdir: Path, log_level: str, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, tmux: TmuxServer, workdir: Path, log_level: str, extra_args: tuple[str, ...] = (),
+                 repo: Path = REPO) -> None:
+        """`repo`: the checkout whose tmuxweb/ runs (compare_echo.py runs others)."""
         log_path = workdir / "tmuxweb.log"
         env = clean_env()
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
         self._log = open(log_path, "wb")  # a pipe nobody drains would block its logging
         self.proc = subprocess.Popen(
             # A token file of our own: the one tmuxweb generates otherwise is
             # left behind when it is stopped with SIGTERM.
             [sys.executable, "-m", "tmuxweb", "-L", tmux.socket, "--port", "0",
              "--session", "main", "--log-level", log_level, "--token-file", str(workdir / "token"), *extra_args],
-            cwd=REPO,
+            cwd=repo,
             stdout=subprocess.PIPE,
             stderr=self._log,
             env=env,
