@@ -139,7 +139,7 @@ class ControlClient:
         self._transport: asyncio.SubprocessTransport | None = None
         self._stdin: asyncio.WriteTransport | None = None
         self._pid: int | None = None
-        # Set once tmux's stdout has ended and the process has been waited for.
+        # Resolved once asyncio has waited for the process (its exit status).
         self._exited: asyncio.Future[None] | None = None
         self._kill_timer: asyncio.TimerHandle | None = None
         self._stdout_closed = False
