@@ -77,6 +77,12 @@ class TmuxServer:
 
     def kill(self) -> None:
         self.run("kill-server", check=False)
+        # tmux leaves its socket file behind: hundreds a suite run otherwise.
+        self.socket_path.unlink(missing_ok=True)
+
+    @property
+    def socket_path(self) -> Path:
+        return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / self.socket_name
 
     def pane_ids(self, target: str = "main") -> list[str]:
         return self.run("list-panes", "-s", "-t", target, "-F", "#{pane_id}").split()
