@@ -12,7 +12,6 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -22,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from tmuxweb import bindings
 from tmuxweb.auth import Connection
 from tmuxweb.errors import BadRequest, Forbidden, NotFound, TmuxWebError, UnsupportedMedia
+from tmuxweb.middleware import header
 from tmuxweb.policy import check_command
 from tmuxweb.services import Services
 from tmuxweb.tokens import Principal
@@ -307,12 +307,12 @@ class CommandEndpoint:
             state = scope["state"]
             svc: Services = state["services"]
             who: Principal = state["principal"]
-            media, session_token = _headers(scope)
-            check_media_type(media)
+            check_media_type(header(scope, b"content-type") or "")
             body = await _read_body(receive)
             if body is None:
                 return  # the client went away; nothing was run
-            payload = await run_command(svc, who, parse_body(body), session_token, _query_session(scope))
+            data = parse_body(body)
+            payload = await run_command(svc, who, data, header(scope, b"x-session-token"), _query_session(scope))
         except Exception as exc:
             response = await self._errors(scope, exc)
             await response(scope, receive, send)
@@ -342,36 +342,23 @@ async def run_command(
             repeat = resolved.repeat
             data = resolved.command
         lines = BUILDERS[data["type"]](data, hub)
+        # A typing command's replies come after its echo (SessionHub.send_typing).
         if data["type"] in TYPING:
-            # The reply follows the echo (see SessionHub.send_typing).
-            typed = hub.send_typing(lines, data.get("pane"))
+            replies = hub.send_typing(lines, data.get("pane"))
         else:
-            futures = hub.send(lines)
+            replies = asyncio.gather(*hub.send(lines))
     except TmuxWebError as err:
         _audit(svc, conn, data, refused=err.message)
         raise
     finally:
         conn.done(seq)
     _audit(svc, conn, data)
-    if data["type"] in TYPING:
-        check_answers(await typed)
-    else:
-        check_answers([await future for future in futures])
+    check_answers(list(await replies))
     return _OK_REPEAT if repeat else _OK
 
 
 _OK = b'{"ok":true}'
 _OK_REPEAT = b'{"ok":true,"repeat":true}'
-
-
-def _headers(scope: Scope) -> tuple[str, str | None]:
-    media, token = "", None
-    for key, value in scope["headers"]:
-        if key == b"content-type":
-            media = value.decode("latin-1")
-        elif key == b"x-session-token":
-            token = value.decode("latin-1")
-    return media, token
 
 
 def _query_session(scope: Scope) -> str | None:

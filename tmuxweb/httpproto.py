@@ -56,10 +56,6 @@ class BoundedHttpTools(HttpToolsProtocol):
         elif self._in_head:
             self._head_bytes += len(data)
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._in_head = True
-
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0

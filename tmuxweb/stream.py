@@ -91,15 +91,14 @@ class EventStream(EventSourceResponse):
     began; a watchdog looks every `send_timeout / 4` and, when one has been
     pending longer than `send_timeout`, ends the stream as sse-starlette
     would (SendTimeoutError). This relies on two private methods of
-    sse-starlette 3.x, hence the version pin in pyproject.toml.
+    sse-starlette 3.x, hence the version pin in pyproject.toml. `events`
+    always gives it a `send_timeout`.
     """
 
+    send_timeout: float
     _pending_since: float | None = None
 
     async def _send_with_timeout(self, send: Send, message: Message) -> None:
-        if self.send_timeout is None:
-            await send(message)
-            return
         self._pending_since = asyncio.get_running_loop().time()
         try:
             await send(message)
@@ -109,9 +108,6 @@ class EventStream(EventSourceResponse):
         self._pending_since = None
 
     async def _stream_response(self, send: Send) -> None:
-        if self.send_timeout is None:
-            await super()._stream_response(send)
-            return
         stalled = False
         async with anyio.create_task_group() as group:
 

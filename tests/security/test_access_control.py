@@ -311,11 +311,12 @@ def test_stream_limits_per_token_and_overall(make_server) -> None:
         s.close()
 
 
-def test_slow_request_body_is_cut_off_with_408(make_server) -> None:
+@pytest.mark.parametrize("path", ["/api/sessions", "/commands?session=main"])  # Starlette's lane and the command lane
+def test_slow_request_body_is_cut_off_with_408(make_server, path: str) -> None:
     server = make_server(body_timeout=0.5)
     with socket.create_connection(("127.0.0.1", server.config.port)) as sock:
         sock.sendall(
-            f"POST /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
             "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na".encode()
         )
         sock.settimeout(10)

@@ -360,7 +360,7 @@ def test_request_head_that_never_ends_is_refused_once_over_16_kib(tmuxweb_server
         try:
             for _ in range(20):
                 sock.sendall(b"X-Slow: " + b"c" * 1000 + b"\r\n")
-                time.sleep(0.01)
+                time.sleep(0.01)  # a slow sender's pace, not synchronisation
         except (BrokenPipeError, ConnectionResetError):
             pass
         try:

@@ -352,14 +352,13 @@ class SessionHub:
             self._echo_waits[wait] = None
 
         def failed(fut: asyncio.Future[Answer]) -> None:
-            # tmux went away before replying: the hook never runs.
+            # tmux went away before replying (every pending reply fails at
+            # once, the last one too): the hook never runs.
             if not done.done() and not fut.cancelled() and fut.exception() is not None:
                 done.set_exception(fut.exception())  # type: ignore[arg-type]
                 done.exception()  # the caller may be gone (client disconnected)
 
-        futures = self._client.send(lines, on_done=replied)
-        for fut in futures:
-            fut.add_done_callback(failed)
+        self._client.send(lines, on_done=replied)[-1].add_done_callback(failed)
         return done
 
     def _end_echo_wait(self, wait: _EchoWait) -> None:
