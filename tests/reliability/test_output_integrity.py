@@ -80,13 +80,16 @@ class Watcher:
     def _run(self) -> None:
         rnd = random.Random(self.seed)
         while not finished(self.view):
-            self._connect(None if self.stay else rnd.randrange(20, 150))
+            # Hang up after a share of the numbered lines, not of events:
+            # how many events carry them depends on how tmux batches its
+            # output on a busy machine, the lines do not.
+            self._connect(None if self.stay else rnd.randrange(TOTAL // 20, TOTAL // 6))
             if self.away and self.connections == 1:
                 self.tmux.run("send-keys", "-t", "%1", "-l", FILLER)
                 self.tmux.run("send-keys", "-t", "%1", "Enter")
                 self.tmux.wait_for_text("%1", "FILLED-4", timeout=60)
 
-    def _connect(self, outputs: int | None) -> None:
+    def _connect(self, lines: int | None) -> None:
         headers, params = {}, {}
         asked = self.resume and self.view.last_id is not None
         if asked:
@@ -108,7 +111,7 @@ class Watcher:
                     self.view = View(ONLY)
                 self.views.append(self.view)
             read = 0
-            while not finished(self.view) and (outputs is None or read < outputs):
+            while not finished(self.view) and (lines is None or read < lines):
                 event = stream.next(30)
                 if info["resumed"]:
                     assert event.name != "state", "a resumed stream sent a snapshot"
@@ -117,7 +120,8 @@ class Watcher:
                 self.view.apply(event)
                 if event.id:
                     self.ids.append(int(event.id.partition("-")[2]))
-                read += event.name == "output"
+                if event.name == "output" and event.data["pane"] == "%0":
+                    read += event.data["data"].count("n=")
 
 
 
