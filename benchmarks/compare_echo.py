@@ -12,12 +12,21 @@ as one more side. Figures are comparable within one run only.
 
 DIR is a checkout holding tmuxweb/ (e.g. `now=.`, or a `git worktree add
 /tmp/old REV`); it runs with this interpreter and its installed packages.
+
+`--references` adds the two servers of reference_servers.py as sides: a
+bare asyncio server and a bare ASGI app on uvicorn that speak the same wire
+protocol with none of tmuxweb's checks. They split the distance between the
+floor and tmuxweb into what Python and loopback HTTP cost, what uvicorn
+costs, and what tmuxweb itself adds.
 """
 
 from __future__ import annotations
 
 import argparse
+import select
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +41,7 @@ from echo_and_throughput import (  # noqa: E402
     RawTmuxWebTyper,
     TmuxServer,
     TmuxWeb,
+    clean_env,
     cpu_seconds,
     markers,
     raw_echo,
@@ -41,30 +51,70 @@ BLOCK = 50
 WARMUP = 30
 
 
+HERE = Path(__file__).resolve().parent
+
+
+class ReferenceServer:
+    """`reference_servers.py KIND` on the session `main` of `tmux`; as much
+    of TmuxWeb's interface as a Side uses (it checks no token)."""
+
+    token = "-"
+
+    def __init__(self, tmux: TmuxServer, kind: str, workdir: Path) -> None:
+        port_file = workdir / "port"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "reference_servers.py"), kind, tmux.socket, str(port_file)],
+            env=clean_env(),
+        )
+        self.pid = self.proc.pid
+        deadline = time.monotonic() + 20
+        while not (port_file.exists() and port_file.read_text()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the {kind} reference server did not start")
+            select.select([], [], [], 0.05)
+        self.base_url = f"http://127.0.0.1:{port_file.read_text()}"
+
+    def auth(self) -> dict[str, str]:
+        return {}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 @dataclass
 class Side:
     name: str
     tmux: TmuxServer
-    web: TmuxWeb
+    web: TmuxWeb | ReferenceServer
     typer: RawTmuxWebTyper
     echoes: list[float] = field(default_factory=list)
     posts: list[float] = field(default_factory=list)
     cpu: float = 0.0
 
 
-def start_side(name: str, repo: Path, workdir: Path) -> Side:
+def start_side(name: str, repo: Path | None, workdir: Path) -> Side:
+    """A checkout's tmuxweb, or (`repo` None) the reference server `name`."""
     tmux = TmuxServer()
     pane = tmux.new_session("main", "cat")
     time.sleep(0.3)  # let cat start
-    web = TmuxWeb(tmux, workdir, "warning", repo=repo)
-    return Side(name, tmux, web, RawTmuxWebTyper(web, "main", pane))
+    web = TmuxWeb(tmux, workdir, "warning", repo=repo) if repo else ReferenceServer(tmux, name, workdir)
+    return Side(name, tmux, web, RawTmuxWebTyper(web, "main", pane))  # type: ignore[arg-type]
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--samples", type=int, default=1000, help="echo samples per side (default 1000)")
     p.add_argument("--gap-ms", type=float, default=2.0, help="pause between samples (default 2)")
-    p.add_argument("sides", nargs="+", metavar="NAME=DIR", help="a label and a checkout holding tmuxweb/")
+    p.add_argument("--references", action="store_true",
+                   help="add the bare asyncio and uvicorn servers of reference_servers.py")
+    p.add_argument("sides", nargs="*", metavar="NAME=DIR", help="a label and a checkout holding tmuxweb/")
     return p.parse_args()
 
 
@@ -82,6 +132,10 @@ def main() -> int:
             if not (repo / "tmuxweb").is_dir():
                 raise SystemExit(f"{repo} holds no tmuxweb/")
             sides.append(start_side(name, repo, Path(tempfile.mkdtemp(prefix="tw-compare-"))))
+        for kind in ("asyncio", "uvicorn") * args.references:
+            sides.append(start_side(kind, None, Path(tempfile.mkdtemp(prefix="tw-compare-"))))
+        if not sides:
+            raise SystemExit("nothing to compare: give NAME=DIR or --references")
         floor = RawControlClient(floor_tmux, "floor")
         names = markers()
         for each in sides:
@@ -104,7 +158,10 @@ def main() -> int:
                 turn_side.typer.refresh()
                 before = cpu_seconds(turn_side.web.pid)
                 for _ in range(BLOCK):
-                    sample = turn_side.typer.sample(next(names))
+                    try:
+                        sample = turn_side.typer.sample(next(names))
+                    except TimeoutError as err:
+                        raise TimeoutError(f"{turn_side.name}: {err}") from None
                     turn_side.echoes.append(sample.echo)
                     turn_side.posts.append(sample.post)
                     time.sleep(gap)

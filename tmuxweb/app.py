@@ -116,21 +116,21 @@ async def error_response(scope: Scope, exc: Exception) -> Response:
     return await handler(Request(scope), exc)
 
 
-class CommandLane:
-    """`POST /commands` past Starlette's router and its two error
-    middlewares, through the same checks in the same order (Origin, body
-    limit, authentication) and the same error table. Every keystroke takes
-    this path; everything else goes to Starlette."""
+class Lanes:
+    """The two routes every keystroke takes, past Starlette's router and its
+    two error middlewares: `POST /commands` (the keystroke) and `GET
+    /events` (its echo, and all other output). They pass through the same
+    checks in the same order (Origin, body limit, authentication: the
+    objects `checked()` builds) and their errors through the same table.
+    Everything else goes to Starlette."""
 
-    def __init__(self, app: ASGIApp, lane: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, lanes: dict[tuple[str, str], ASGIApp]) -> None:
         self.app = app
-        self.lane = lane
+        self.lanes = lanes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/commands" and scope["method"] == "POST":
-            await self.lane(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+        lane = self.lanes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        await (lane or self.app)(scope, receive, send)
 
 
 def audit_options(config: Config) -> dict[str, Any]:
@@ -164,16 +164,18 @@ def create_app(config: Config) -> ASGIApp:
             if config.generated_token_file is not None:
                 config.generated_token_file.unlink(missing_ok=True)
 
-    endpoint = commands.CommandEndpoint(error_response)
+    command_endpoint = commands.CommandEndpoint(error_response)
+    stream_endpoint = stream.StreamEndpoint(error_response)
     routes = [
-        # Only reached by other methods (405): POST goes by the CommandLane.
-        Route("/commands", endpoint, methods=["POST"]),
+        # Only reached by other methods (405, or HEAD): POST /commands and
+        # GET /events go by the Lanes.
+        Route("/commands", command_endpoint, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/", index),
         Route("/api/sessions", list_sessions, methods=["GET"]),
         Route("/api/sessions", create_session, methods=["POST"]),
         Route("/api/ticket", ticket, methods=["POST"]),
-        Route("/events", stream.events, methods=["GET"]),
+        Route("/events", stream_endpoint, methods=["GET"]),
         *files.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]
@@ -193,7 +195,7 @@ def create_app(config: Config) -> ASGIApp:
         lifespan=lifespan,
         exception_handlers=ERROR_HANDLERS,
     )
-    lanes = CommandLane(app, checked(endpoint))
+    lanes = Lanes(app, {("POST", "/commands"): checked(command_endpoint), ("GET", "/events"): checked(stream_endpoint)})
     # Outside Starlette's own error middleware, so that even a 500 is logged
     # and carries the security headers; the Host check before anything else
     # looks at the request (after the forwarded host has been settled).

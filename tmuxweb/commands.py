@@ -296,7 +296,7 @@ class CommandEndpoint:
     function endpoint: this is every keystroke's path, and building a
     Request and a JSONResponse for it cost more than validating and
     writing the command (benchmarks/README.md). It runs outside Starlette's
-    error middlewares (app.CommandLane), so it turns its errors into
+    error middlewares (app.Lanes), so it turns its errors into
     responses itself, with app.py's one table (`errors`)."""
 
     def __init__(self, errors: Callable[[Scope, Exception], Awaitable[Response]]) -> None:

@@ -7,7 +7,7 @@ Order, outermost first (see `app.py`):
 3. SecurityHeaders   CSP, frame and sniffing protection on every response
 4. HostCheck         Host allow-list, before anything else looks at the request
 5. RootPath          the URL prefix behind a reverse proxy
-   (then two lanes: `POST /commands` goes by app.CommandLane, everything
+   (then two lanes: `POST /commands` and `GET /events` go by app.Lanes, everything
    else into Starlette, whose error middleware comes here, so a 500 still
    passes through 2 and 3; both lanes then run 6-8, built once in app.py)
 6. OriginCheck       the stream and every state-changing request

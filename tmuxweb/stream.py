@@ -9,7 +9,7 @@ joining whatever has queued up into one write.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 
@@ -17,7 +17,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from tmuxweb.auth import Connection
 from tmuxweb.errors import TmuxUnavailable
@@ -81,6 +81,25 @@ async def events(request: Request) -> Response:
     )
 
 
+class StreamEndpoint:
+    """`GET /events` as a plain ASGI app, past Starlette's router and its
+    two error middlewares (app.Lanes), as `POST /commands` is: each of
+    those wraps `send`, and every output event of the stream, the echo of
+    each keystroke among them, went through all three wrappers. Errors
+    before the response starts become responses through app.py's one table
+    (`errors`); once the stream runs, they end it, as under Starlette."""
+
+    def __init__(self, errors: Callable[[Scope, Exception], Awaitable[Response]]) -> None:
+        self._errors = errors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await events(Request(scope, receive))
+        except Exception as exc:
+            response = await self._errors(scope, exc)
+        await response(scope, receive, send)
+
+
 class EventStream(EventSourceResponse):
     """sse-starlette's response, with its stall rule kept but enforced by
     one watchdog per stream instead of a cancel scope around every send.
@@ -139,6 +158,13 @@ async def _stream(
     replay: list[HubEvent] | None,
     stopping: anyio.Event,
 ) -> AsyncIterator[bytes]:
+    """Resume from the ring or start from a snapshot; then queued events,
+    joined into one chunk a wake-up; a fresh snapshot after each overflow.
+
+    One generator rather than one per stage: every output event passes
+    through each level of generator on its way to the socket, and this is
+    the echo's path."""
+
     # Subscribed before the response starts (in `events`), so the hub cannot
     # linger out in between.
     async def farewell_on_shutdown() -> None:
@@ -147,7 +173,7 @@ async def _stream(
 
     watcher = asyncio.create_task(farewell_on_shutdown())
     try:
-        _, hello = encode_event(
+        _, prefix = encode_event(
             "connection-info",
             {
                 "connection_id": conn.id,
@@ -160,8 +186,43 @@ async def _stream(
             },
             None,
         )
-        async for chunk in _follow(hub, sub, hello, replay):
-            yield chunk
+        snap: Snapshot | None = None
+        if replay is not None:
+            yield prefix + b"".join(e.wire for e in replay)
+            prefix = b""
+        while True:
+            if replay is None:
+                if sub.closed:
+                    break
+                try:
+                    snap = await hub.snapshot()
+                except TmuxUnavailable as err:
+                    yield prefix + _exit_frame(hub, err.message)
+                    return
+                # The state's id is the newest position it reflects; queued
+                # events at or before it go out without an id, so a client
+                # resuming from the state's id can never be sent something twice.
+                _, state = encode_event("state", snap.state, f"{hub.epoch}-{snap.last}")
+                yield prefix + state
+                prefix = b""
+            replay = None  # after an overflow: a snapshot, never the ring
+            while not sub.overflowed:
+                await sub.wait()
+                events = sub.drain()
+                if snap is None:
+                    chunk = b"".join(e.wire for e in events)
+                else:
+                    chunk = b"".join(e.wire if e.seq > snap.last else e.without_id() for e in events if snap.wants(e))
+                if chunk:
+                    yield chunk
+                if sub.closed:
+                    break
+            else:
+                sub.restart()
+                continue
+            break
+        for event in sub.drain():
+            yield event.wire
     finally:
         watcher.cancel()
         hub.unsubscribe(sub)
@@ -173,51 +234,6 @@ async def _closed(svc: Services, conn: Connection) -> None:
     svc.audit.write(
         "stream-close", token=conn.principal.name, session=conn.hub.session_id, client=conn.client, connection=conn.id
     )
-
-
-async def _follow(
-    hub: SessionHub, sub: Subscription, first: bytes, replay: list[HubEvent] | None
-) -> AsyncIterator[bytes]:
-    """Resume from the ring or start from a snapshot; then queued events;
-    a fresh snapshot after each overflow."""
-    prefix = first
-    if replay is not None:
-        yield prefix + b"".join(e.wire for e in replay)
-        prefix = b""
-        async for chunk in _forward(sub, None):
-            yield chunk
-    while not sub.closed:
-        try:
-            snap = await hub.snapshot()
-        except TmuxUnavailable as err:
-            yield prefix + _exit_frame(hub, err.message)
-            return
-        # The state's id is the newest position it reflects; queued events
-        # at or before it go out without an id, so a client resuming from
-        # the state's id can never be sent something twice.
-        _, state = encode_event("state", snap.state, f"{hub.epoch}-{snap.last}")
-        yield prefix + state
-        prefix = b""
-        async for chunk in _forward(sub, snap):
-            yield chunk
-    for event in sub.drain():
-        yield event.wire
-
-
-async def _forward(sub: Subscription, snap: Snapshot | None) -> AsyncIterator[bytes]:
-    """Queued events until the queue overflows (then restarted) or closes."""
-    while not sub.overflowed:
-        await sub.wait()
-        events = sub.drain()
-        if snap is None:
-            chunk = b"".join(e.wire for e in events)
-        else:
-            chunk = b"".join(e.wire if e.seq > snap.last else e.without_id() for e in events if snap.wants(e))
-        if chunk:
-            yield chunk
-        if sub.closed:
-            return
-    sub.restart()
 
 
 def _exit_frame(hub: SessionHub, reason: str) -> bytes:
