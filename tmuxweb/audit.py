@@ -29,6 +29,10 @@ class AuditLog:
             if os.fstat(self._fd).st_mode & 0o077:
                 os.fchmod(self._fd, 0o600)
 
+    @property
+    def enabled(self) -> bool:
+        return self._fd is not None
+
     def write(self, event: str, **fields: Any) -> None:
         if self._fd is None:
             return

@@ -363,6 +363,10 @@ _OK_REPEAT = b'{"ok":true,"repeat":true}'
 
 def _query_session(scope: Scope) -> str | None:
     # As Starlette's query_params.get: the last one given wins.
+    query = scope.get("query_string", b"")
+    if query.startswith(b"session=") and not any(c in query for c in b"&;%+"):
+        # The UI's one parameter, nothing to decode: what parse_qsl gives.
+        return query[8:].decode("latin-1") or None
     found = None
     for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
         if key == "session":
@@ -397,6 +401,8 @@ async def _send_json(send: Send, body: bytes) -> None:
 
 def _audit(svc: Services, conn: Connection, data: dict[str, Any], refused: str | None = None) -> None:
     """Type, target, who; typed text only with --audit-input."""
+    if not svc.audit.enabled:
+        return  # (every keystroke comes here: build nothing for nobody)
     record: dict[str, Any] = {
         "type": data.get("type"),
         "token": conn.principal.name,

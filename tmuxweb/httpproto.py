@@ -8,6 +8,11 @@ and llhttp buffers a header of any length until it ends. So this subclass
 keeps that bound: a request head larger than `MAX_HEAD` bytes, or one still
 unfinished after that many bytes, gets 431 and the connection is closed,
 before any of it reaches the application.
+
+It also tells the application when a request's body has arrived whole
+(the `BODY_RECEIVED` extension), so that BodyLimit need not put a deadline
+on reading a body that is already in memory: nearly every request here is
+one read, and that deadline was a timer per keystroke.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from tmuxweb.errors import error_body
 # Request line and headers together. Browsers send 1-3 KiB; nginx's
 # default buffers for a whole head are 1 KiB + 4 x 8 KiB.
 MAX_HEAD = 16 * 1024
+
+# scope["extensions"][BODY_RECEIVED]["complete"] turns True once the whole
+# body of the request is buffered, so that `receive()` cannot wait.
+BODY_RECEIVED = "tmuxweb.body_received"
 
 _BODY = error_body(f"request head over {MAX_HEAD // 1024} KiB")
 _REFUSAL = (
@@ -42,6 +51,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         # Bytes of reads that ended while a head was still incomplete.
         self._head_bytes = 0
         self._too_large = False
+        self._body: dict[str, bool] = {"complete": False}
 
     def data_received(self, data: bytes) -> None:
         if self._too_large:
@@ -65,6 +75,10 @@ class BoundedHttpTools(HttpToolsProtocol):
             # counted in data_received. No request cycle is started.
             self._too_large = True
             return
+        # Before the request's task is created: every copy of the scope
+        # the middleware makes shares this one dict.
+        self._body = {"complete": False}
+        self.scope.setdefault("extensions", {})[BODY_RECEIVED] = self._body
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -76,6 +90,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._head_bytes = 0
         if not self._too_large:
             super().on_message_complete()
+            self._body["complete"] = True
 
     def _refuse(self) -> None:
         self._too_large = True

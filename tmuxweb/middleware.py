@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tmuxweb.auth import MAX_SECRET_LENGTH, token_matches
 from tmuxweb.config import Config
 from tmuxweb.errors import PayloadTooLarge, Timeout, error_body
+from tmuxweb.httpproto import BODY_RECEIVED
 from tmuxweb.services import Services
 from tmuxweb.tokens import OWNER, Principal
 
@@ -55,6 +56,8 @@ _SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Under another server than ours: whether a body is buffered is not known.
+_UNKNOWN = {"complete": False}
 
 
 def is_public(path: str) -> bool:
@@ -306,6 +309,8 @@ class BodyLimit:
             return
         seen = 0
         complete = False
+        # Set by our HTTP protocol (httpproto.py) once the body is buffered.
+        received = scope.get("extensions", {}).get(BODY_RECEIVED, _UNKNOWN)
 
         async def limited_receive() -> Message:
             # A chunked body has no Content-Length: count as the handler
@@ -313,13 +318,17 @@ class BodyLimit:
             nonlocal seen, complete
             if complete:
                 return await receive()
-            try:
-                # A deadline on this task, not wait_for's extra task (and
-                # its event-loop turn) on every request.
-                async with asyncio.timeout(self.timeout):
-                    message = await receive()
-            except TimeoutError:
-                raise Timeout("the request body did not arrive in time") from None
+            if received["complete"]:
+                # Already in memory (httpproto.py): no deadline, no timer.
+                message = await receive()
+            else:
+                try:
+                    # A deadline on this task, not wait_for's extra task
+                    # (and its event-loop turn).
+                    async with asyncio.timeout(self.timeout):
+                        message = await receive()
+                except TimeoutError:
+                    raise Timeout("the request body did not arrive in time") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 complete = not message.get("more_body", False)
