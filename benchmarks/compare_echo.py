@@ -177,7 +177,7 @@ def main() -> int:
             print(f"  {each.name:10} {Percentiles.of(each.echoes).row()}")
             print(f"  {'':10} p50 {1000 * (statistics.median(each.echoes) - floor_p50):+.3f} over the floor;"
                   f" POST reply p50 {1000 * statistics.median(each.posts):.3f};"
-                  f" tmuxweb CPU per keystroke {1000 * each.cpu / len(each.echoes):.2f} (10 ms clock ticks)")
+                  f" server CPU per keystroke {1000 * each.cpu / len(each.echoes):.2f} (10 ms clock ticks)")
         return 0
     finally:
         if floor is not None:

@@ -784,20 +784,23 @@ def output_needle(pane: str) -> bytes:
 
 
 def echo_in(buf: bytes, needle: bytes, wanted: bytes, start: int = 0) -> bool:
-    """Whether `wanted` is in the data of one of the `output` events (starting
-    with `needle`) in the raw stream bytes `buf[start:]`. Looking inside the
-    events matters: a marker such as "ata" is also in every "data: " line.
-    An event cut off at the end of `buf` is looked at as far as it goes."""
+    """Whether `wanted` is in the data of the `output` events (starting with
+    `needle`) in the raw stream bytes `buf[start:]`, joined in order. Looking
+    inside the events matters: a marker such as "ata" is also in every
+    "data: " line. Joining them too: one keystroke's echo can come in two
+    events (tmux may read the pty before the tty has echoed all of a
+    marker's bytes), and a marker looked for in single events is then never
+    found. An event cut off at the end of `buf` is looked at as far as it goes."""
+    parts = []
     at = buf.find(needle, start)
     while at != -1:
-        start = at + len(needle)
-        end = buf.find(b'"}', start)
-        if wanted in buf[start : len(buf) if end == -1 else end]:
-            return True
+        begin = at + len(needle)
+        end = buf.find(b'"}', begin)
+        parts.append(buf[begin : len(buf) if end == -1 else end])
         if end == -1:
-            return False
+            break
         at = buf.find(needle, end)
-    return False
+    return wanted in b"".join(parts)
 
 
 @dataclass(frozen=True)

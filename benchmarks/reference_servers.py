@@ -49,14 +49,26 @@ _START = (
 )
 
 
-def output_frame(line: bytes) -> bytes | None:
-    """The SSE frame of one `%output %P DATA` line (None for other lines)."""
-    if not line.startswith(b"%output "):
-        return None
-    _, pane, data = line.split(b" ", 2)
-    text = _OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]), data).decode("utf-8", "replace")
-    payload = json.dumps({"pane": pane.decode(), "data": text}, separators=(",", ":"))
-    return f"event: output\ndata: {payload}\n\n".encode()
+def output_frames(lines: list[bytes]) -> list[bytes]:
+    """The SSE frames of the `%output %P DATA` lines of one read: a run of
+    one pane's lines joined into one event, as tmuxweb joins them (a
+    keystroke's echo can come in two lines, and the typist looks for it in
+    one event)."""
+    runs: list[tuple[bytes, list[bytes]]] = []
+    for line in lines:
+        if not line.startswith(b"%output "):
+            continue
+        _, pane, data = line.split(b" ", 2)
+        if runs and runs[-1][0] == pane:
+            runs[-1][1].append(data)
+        else:
+            runs.append((pane, [data]))
+    frames = []
+    for pane, parts in runs:
+        raw = _OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]), b"".join(parts))
+        payload = json.dumps({"pane": pane.decode(), "data": raw.decode("utf-8", "replace")}, separators=(",", ":"))
+        frames.append(f"event: output\ndata: {payload}\n\n".encode())
+    return frames
 
 
 def send_keys(body: bytes) -> bytes:
@@ -74,10 +86,8 @@ class ControlPipe(asyncio.SubprocessProtocol):
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         *lines, self.rest = (self.rest + data).split(b"\n")
-        for line in lines:
-            frame = output_frame(line)
-            if frame is not None:
-                self.on_frame(frame)
+        for frame in output_frames(lines):
+            self.on_frame(frame)
 
 
 async def attach(socket_name: str, on_frame: Callable[[bytes], None]) -> asyncio.WriteTransport:
