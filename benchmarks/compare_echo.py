@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import select
-import signal
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from echo_and_throughput import (  # noqa: E402
     cpu_seconds,
     markers,
     raw_echo,
+    terminate,
 )
 
 BLOCK = 50
@@ -79,13 +79,7 @@ class ReferenceServer:
         return {}
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
 
 
 @dataclass

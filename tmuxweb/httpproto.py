@@ -51,7 +51,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         # Bytes of reads that ended while a head was still incomplete.
         self._head_bytes = 0
         self._too_large = False
-        self._body: dict[str, bool] = {"complete": False}
+        self._body: dict[object, object] = {"complete": False}  # (ASGI types extensions so)
 
     def data_received(self, data: bytes) -> None:
         if self._too_large:
