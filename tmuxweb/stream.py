@@ -218,9 +218,10 @@ async def _stream(
                 if sub.closed:
                     break
             else:
+                # The queue overflowed: start again from a fresh snapshot.
                 sub.restart()
                 continue
-            break
+            break  # closed: what is left, then the end
         for event in sub.drain():
             yield event.wire
     finally:
