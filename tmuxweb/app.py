@@ -110,8 +110,8 @@ ERROR_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] =
 
 
 async def error_response(scope: Scope, exc: Exception) -> Response:
-    """The response ERROR_HANDLERS gives `exc`, for endpoints outside
-    Starlette's error middlewares (the command lane)."""
+    """The response ERROR_HANDLERS gives `exc`, for the endpoints outside
+    Starlette's error middlewares (those of app.Lanes)."""
     handler = next(ERROR_HANDLERS[cls] for cls in type(exc).__mro__ if cls in ERROR_HANDLERS)
     return await handler(Request(scope), exc)
 

@@ -368,7 +368,7 @@ def _query_session(scope: Scope) -> str | None:
         # The UI's one parameter, nothing to decode: what parse_qsl gives.
         return query[8:].decode("latin-1") or None
     found = None
-    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+    for key, value in parse_qsl(query.decode("latin-1")):
         if key == "session":
             found = value
     return found or None

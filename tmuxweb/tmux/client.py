@@ -267,8 +267,15 @@ class ControlClient:
         if self._exited is not None and not self._exited.done():
             self._exited.set_result(None)
         if not self._stdout_closed:
-            asyncio.get_running_loop().call_later(EXIT_TIMEOUT, self._stdout_ended)
+            asyncio.get_running_loop().call_later(EXIT_TIMEOUT, self._stdout_overdue)
         self._release()
+
+    def _stdout_overdue(self) -> None:
+        # The process is gone and its stdout should have ended with it:
+        # end anyway after EXIT_TIMEOUT, unless it has ended meanwhile (the
+        # usual case, which must not end the client a second time).
+        if not self._stdout_closed:
+            self._stdout_ended()
 
     def _release(self) -> None:
         # Like asyncio's own process streams: close the transport once the
