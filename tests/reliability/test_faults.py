@@ -240,8 +240,13 @@ def kill_tmux_during_a_snapshot(tmux: TmuxServer, start_tmuxweb: Callable[..., T
         first.named("state")  # the control client is attached: no start-up in the way
         late = EventStream(app.base_url + "/events", app.auth, {"session": "main"})
         opener = threading.Thread(target=late.open, daemon=True)
-        busy = tmux_cpu(tmux_pid)
         opener.start()
+        # Its response has begun: the session was found and the watcher
+        # subscribed; its snapshot is what tmux works on now. (Counting
+        # tmux's CPU from before the request could kill tmux before the
+        # session was even looked up: a 404 instead of the case under test.)
+        wait_until(lambda: late.status, interval=0.002, what="the late watcher's response to begin")
+        busy = tmux_cpu(tmux_pid)
         # tmux has spent 50 ms of CPU since: it is capturing the late watcher's panes.
         wait_until(lambda: tmux_cpu(tmux_pid) - busy >= 0.05, interval=0.002, what="tmux to be capturing")
         os.kill(tmux_pid, signal.SIGKILL)
