@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     access.add_argument("--audit-input", action="store_true", help="also record typed text in the audit log")
     access.add_argument("--max-streams", type=_positive, default=64, help="open streams, all tokens together (default 64)")
     access.add_argument("--max-streams-per-token", type=_positive, default=16, help="open streams per token (default 16)")
+    access.add_argument("--max-connections", type=_positive, default=512, help="open TCP connections overall (default 512)")
+    access.add_argument(
+        "--max-connections-per-address",
+        type=_positive,
+        default=32,
+        help="open TCP connections per client address (default 32; loopback and trusted proxies: half of --max-connections)",
+    )
     files = p.add_argument_group("files (off unless a root is given)")
     files.add_argument("--file-root", action="append", default=[], type=Path, metavar="DIR", help="serve files below DIR, read-only (repeatable)")
     files.add_argument("--writable-file-root", action="append", default=[], type=Path, metavar="DIR", help="serve files below DIR and accept uploads into it (repeatable)")
@@ -158,6 +165,8 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
             socket.inet_pton(socket.AF_INET6 if ":" in proxy else socket.AF_INET, proxy)
         except OSError:
             raise UsageError(f"--trusted-proxy: not an IP address: {proxy!r}") from None
+    if args.max_connections_per_address > args.max_connections:
+        raise UsageError("--max-connections-per-address: above --max-connections")
     if (args.certfile is None) != (args.keyfile is None):
         raise UsageError("--certfile and --keyfile go together")
     if args.client_ca is not None and args.certfile is None:
@@ -190,6 +199,8 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         audit_input=args.audit_input,
         max_streams=args.max_streams,
         max_streams_per_token=args.max_streams_per_token,
+        max_connections=args.max_connections,
+        max_connections_per_address=args.max_connections_per_address,
         certfile=args.certfile,
         keyfile=args.keyfile,
         client_ca=args.client_ca,
@@ -348,8 +359,16 @@ def _configure_logging(level: str) -> None:
 def uvicorn_config(config: Config) -> uvicorn.Config:
     """The one uvicorn configuration, used by the command and the tests."""
     from tmuxweb.app import create_app
-    from tmuxweb.httpproto import BoundedHttpTools
+    from tmuxweb.connections import ConnectionGate, Limits
+    from tmuxweb.httpproto import BoundedHttpTools, Wire
+    from tmuxweb.middleware import SECURITY_HEADERS
 
+    # One gate per server: every connection of this uvicorn passes it.
+    wire = Wire(
+        head_timeout=config.head_timeout,
+        gate=ConnectionGate(Limits.from_config(config)),
+        headers=tuple(SECURITY_HEADERS),
+    )
     return uvicorn.Config(
         create_app(config),
         log_config=None,
@@ -358,10 +377,12 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
         proxy_headers=False,  # ours (ForwardedHeaders) decide whom to believe
         timeout_graceful_shutdown=3,
         timeout_keep_alive=5,
-        # httptools with bounded request heads (see httpproto.py), and
-        # bounded connections (slow or greedy clients).
-        http=BoundedHttpTools,
-        limit_concurrency=config.max_streams + 64,
+        # httptools with bounded request heads and connections (see
+        # httpproto.py and connections.py). Not uvicorn's limit_concurrency:
+        # it answered 503 to everyone once a stranger held enough idle sockets.
+        http=BoundedHttpTools.configured(wire),
+        # No WebSocket: an upgrade would leave our protocol and its bounds.
+        ws="none",
         lifespan="on",
         # The control clients' parent-death signal and child reaping are
         # verified on asyncio's own loop; never pick up uvloop by chance.

@@ -88,6 +88,14 @@ class Config:
     auth_global_rate: float = 10.0
     # A request body that takes longer than this to arrive is refused (408).
     body_timeout: float = 10.0
+    # A connection that has not sent a complete request head this long
+    # after it opened (or after the head began, on a kept-alive one) is
+    # closed, with 408 if part of a head came (httpproto.py).
+    head_timeout: float = 10.0
+    # Open TCP connections overall and per peer address (connections.py);
+    # a full server drops connections that do no work before refusing one.
+    max_connections: int = 512
+    max_connections_per_address: int = 32
     # Behind a reverse proxy: the URL prefix, and the proxies whose
     # forwarding headers are believed.
     root_path: str = ""

@@ -46,7 +46,7 @@ CSP = (
     "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-_SECURITY_HEADERS = [
+SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
@@ -234,7 +234,7 @@ class SecurityHeaders:
                     for k, v in message.get("headers", [])
                     if k.lower() != b"cache-control" or not static
                 ]
-                headers.extend(_SECURITY_HEADERS)
+                headers.extend(SECURITY_HEADERS)
                 if not static and not any(k.lower() == b"cache-control" for k, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
                 if static:
