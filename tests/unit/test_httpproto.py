@@ -1,5 +1,6 @@
 """The HTTP protocol's body-received hint, fed bytes directly (no socket),
-and the command lane's quick reading of its query string."""
+the checks of a request head, the uvicorn seams it relies on, and the
+command lane's quick reading of its query string."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import asyncio
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from tmuxweb.commands import _query_session
-from tmuxweb.httpproto import BODY_RECEIVED, BoundedHttpTools
+from tmuxweb.httpproto import BODY_RECEIVED, BoundedHttpTools, head_problem, refusal
 
 HEAD = (
     b"POST /commands?session=main HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -106,3 +108,51 @@ def reference(query: bytes) -> str | None:
 @given(st.binary(max_size=40).map(lambda b: b"session=" + b) | st.binary(max_size=40))
 def test_the_quick_query_reading_agrees_with_parse_qsl(query: bytes) -> None:
     assert _query_session({"query_string": query}) == reference(query)
+
+
+# -- the seams: uvicorn methods the protocol overrides ---------------------------------
+
+
+def test_the_uvicorn_methods_overridden_are_still_called_where_we_expect() -> None:
+    """BoundedHttpTools overrides two uvicorn methods that are not part of
+    any interface (see its docstring). If upstream renames or stops
+    calling one, our override would silently never run: uvicorn's bare 400
+    would go out again, or the gate would never see a connection idle."""
+    import inspect
+
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    assert "self.send_400_response(" in inspect.getsource(HttpToolsProtocol.data_received)
+    assert "on_response=self.on_response_complete" in inspect.getsource(HttpToolsProtocol.on_headers_complete)
+    for name in ("send_400_response", "on_response_complete"):
+        ours = inspect.signature(getattr(BoundedHttpTools, name))
+        theirs = inspect.signature(getattr(HttpToolsProtocol, name))
+        assert ours.parameters.keys() == theirs.parameters.keys(), name
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "problem"),
+    [
+        (b"/a", [(b"host", b"x"), (b"accept", b"1"), (b"accept", b"2")], None),
+        (b"/a", [(b"host", b"x"), (b"host", b"x")], "more than one host header"),
+        (b"/a", [(b"content-type", b"a"), (b"content-type", b"a")], "more than one content-type header"),
+        (b"*", [(b"host", b"x")], None),
+        (b"http://x:1/a?b", [(b"host", b"X:1")], None),
+        (b"https://x:1", [(b"host", b"x:1")], None),
+        (b"http://x:2/a", [(b"host", b"x:1")], "the request target names another host than the Host header"),
+        (b"http://u@x:1/a", [(b"host", b"x:1")], "the request target names another host than the Host header"),
+        (b"http://x:1/a", [], "the request target names another host than the Host header"),
+        (b"ftp://x:1/a", [(b"host", b"x:1")], "the request target is not a path"),
+        (b"x:443", [(b"host", b"x:443")], "the request target is not a path"),
+    ],
+)
+def test_head_problems(url: bytes, headers: list[tuple[bytes, bytes]], problem: str | None) -> None:
+    assert head_problem(url, headers) == problem
+
+
+def test_a_refusal_is_a_whole_json_response_with_the_given_headers() -> None:
+    data = refusal(408, "late", [(b"x-frame-options", b"DENY")])
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert b"\r\nx-frame-options: DENY" in head and b"\r\nconnection: close" in head
+    assert body == b'{"error": "late"}' and f"content-length: {len(body)}".encode() in head
