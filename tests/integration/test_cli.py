@@ -175,6 +175,8 @@ MISUSE = {
     "unknown log level": ["--log-level", "loud"],
     "token file in a missing directory": ["--token-file", "/nonexistent-tmuxweb-dir/token"],
     "address not on this machine": ["--host", "203.0.113.7"],
+    "per-address cap above the overall one": ["--max-connections", "10", "--max-connections-per-address", "11"],
+    "no connections at all": ["--max-connections", "0"],
 }
 
 
