@@ -23,6 +23,7 @@ protocol tells the gate when each one starts and ends a request.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -58,7 +59,20 @@ class Limits:
     def for_address(self, address: str | None) -> int:
         if address is None or address in self.trusted or is_loopback(address):
             return self.per_local_address
+        mapped = _ipv4_mapped(address)
+        if mapped is not None and (mapped in self.trusted or is_loopback(mapped)):
+            # A dual-stack socket (--host ::) sees IPv4 peers as ::ffff:a.b.c.d.
+            return self.per_local_address
         return self.per_address
+
+
+def _ipv4_mapped(address: str) -> str | None:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return str(mapped) if mapped is not None else None
 
 
 @dataclass(eq=False, slots=True)

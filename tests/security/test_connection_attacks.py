@@ -42,12 +42,19 @@ def read_one(sock: socket.socket) -> bytes:
     """One response with a Content-Length, on a connection kept open."""
     data = b""
     while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
+        data += receive(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     length = int(parse(head + b"\r\n\r\n")[1]["content-length"])
     while len(body) < length:
-        body += sock.recv(65536)
+        body += receive(sock)
     return head + b"\r\n\r\n" + body
+
+
+def receive(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise AssertionError("the server closed the connection")
+    return chunk
 
 
 def parse(data: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -79,7 +79,9 @@ def test_an_address_whose_connections_are_all_busy_is_refused_while_others_get_i
 
 def test_loopback_unix_and_trusted_proxies_have_the_higher_cap() -> None:
     limits = Limits(overall=512, per_address=32, per_local_address=256, trusted=frozenset({"10.0.0.5"}))
-    assert [limits.for_address(a) for a in ("127.0.0.1", "127.0.0.2", "::1", None, "10.0.0.5")] == [256] * 5
+    local = ("127.0.0.1", "127.0.0.2", "::1", None, "10.0.0.5", "::ffff:127.0.0.1", "::ffff:10.0.0.5")
+    assert [limits.for_address(a) for a in local] == [256] * len(local)
+    assert limits.for_address("::ffff:10.0.0.6") == 32
     assert limits.for_address("10.0.0.6") == limits.for_address("192.0.2.1") == 32
 
 
