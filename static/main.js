@@ -39,6 +39,7 @@ class App {
     this.resizeTimer = null;
     this.outputHooks = new Set();
     this.errorShown = 0;
+    this.lastSearch = ""; // the last copy-mode search, offered again
     // Key bindings run one after another; typing that follows a binding
     // waits for it (it may have made another pane the active one).
     this.bindingQueue = Promise.resolve();
@@ -195,7 +196,10 @@ class App {
 
   command(command) {
     if (!this.connection?.connected) return;
-    this.connection.send(command).catch((err) => {
+    const connection = this.connection;
+    connection.send(command).then((reply) => {
+      if (reply?.ok === false && reply.ask) this.#copyPrompt(connection, reply.ask);
+    }, (err) => {
       if (err.status === 0 || err.status === 403) return; // the indicator shows it; reconnect handles 403
       const now = Date.now();
       if (now - this.errorShown < 1000) return; // one toast per burst of failing keystrokes
@@ -248,6 +252,23 @@ class App {
       // Refused (not translatable, unbound, tmux said no): say so, with the key.
       toast(`${this.prefix.label} ${key} — ${err.message}`, { error: true });
     }
+  }
+
+  /**
+   * A key that opens a tmux prompt in copy mode (search, jump, go to line):
+   * tmux's own prompt would wait for an answer its control client can never
+   * give, so the server asks us to ask, and runs the non-interactive form.
+   */
+  async #copyPrompt(connection, question) {
+    const text = await ask(question.prompt, {
+      input: question.takes === "text" ? this.lastSearch : "",
+      ok: question.takes === "text" ? "Search" : "Go",
+    });
+    this.workspace.focusActive();
+    if (!text || connection !== this.connection || !connection.connected) return;
+    if (question.takes === "text") this.lastSearch = text;
+    const answer = question.takes === "char" ? [...text][0] : text.trim();
+    this.command({ type: "copy-prompt", pane: question.pane, command: question.command, text: answer });
   }
 
   paste(text) {

@@ -18,16 +18,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from tmuxweb import bindings
+from tmuxweb import bindings, modekeys
 from tmuxweb.auth import Connection
-from tmuxweb.errors import BadRequest, Forbidden, NotFound, TmuxWebError, UnsupportedMedia
+from tmuxweb.errors import BadRequest, Conflict, Forbidden, NotFound, TmuxWebError, UnsupportedMedia
 from tmuxweb.middleware import header
 from tmuxweb.policy import check_command
 from tmuxweb.services import Services
 from tmuxweb.tokens import Principal
 from tmuxweb.tmux import commands as tmux
 from tmuxweb.tmux.hub import SessionHub
-from tmuxweb.tmux.client import check_answers
+from tmuxweb.tmux.client import Answer, check_answers
 
 MAX_SIZE = 1000
 
@@ -204,6 +204,14 @@ def _paste_buffer(data: dict[str, Any], hub: SessionHub) -> list[str]:
     return tmux.paste_top_buffer(_pane(data, hub))
 
 
+def _copy_prompt(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    """The answer to a copy-mode prompt (modekeys.Ask), sent in the
+    non-interactive form: tmux's own prompt would never be answered."""
+    _fields(data, ("pane", "command", "text"))
+    command, text = modekeys.check_answer(data["command"], data["text"])
+    return tmux.copy_mode_command(_pane(data, hub), f"-X {command} {tmux.quote(text)}")
+
+
 def _rotate_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("window",), ("reverse",))
     return tmux.rotate_window(_window(data, hub), _flag(data, "reverse"))
@@ -244,12 +252,16 @@ BUILDERS: dict[str, Builder] = {
     "copy-mode": _copy_mode,
     "send-prefix": _send_prefix,
     "paste-buffer": _paste_buffer,
+    "copy-prompt": _copy_prompt,
     "rotate-window": _rotate_window,
     "swap-pane": _swap_pane,
     "select-layout": _select_layout,
 }
 # Commands that type into a pane: their reply waits for the echo.
 TYPING = frozenset({"input", "keys", "paste", "paste-buffer", "send-prefix"})
+# Typing commands that tmux turns into key lookups when the pane is in a
+# mode (paste and paste-buffer write to the pane even then).
+KEYED = frozenset({"input", "keys", "send-prefix"})
 # Typed commands a binding may not produce (a binding resolves to one of
 # the above; "binding" itself is handled in run_command).
 COMMAND_TYPES = frozenset(BUILDERS) | {"binding"}
@@ -331,6 +343,7 @@ async def run_command(
         raise Forbidden("the session token belongs to another access token")
     hub = conn.hub
     repeat = False
+    resolved: dict[str, Any] = {}
     await conn.in_turn(seq, svc.config.seq_wait)
     try:
         check_command(data["type"], who, svc.config)
@@ -342,17 +355,27 @@ async def run_command(
             repeat = resolved.repeat
             data = resolved.command
         lines = BUILDERS[data["type"]](data, hub)
+        pane = data.get("pane")
+        if data["type"] in KEYED and hub.maybe_in_mode(pane):
+            pane, lines, ask = await _mode_keys(data, hub, who.is_owner(), svc.config.no_destroy, resolved)
+            if ask is not None:
+                reply = {"ok": False, "ask": {**ask.to_json(), "pane": pane}}
+                return json.dumps(reply, separators=(",", ":")).encode()
+        elif data["type"] == "copy-mode":
+            hub.mark_mode(data["pane"])
         # A typing command's replies come after its echo (SessionHub.send_typing).
-        if data["type"] in TYPING:
-            replies = hub.send_typing(lines, data.get("pane"))
+        if not lines:
+            replies = asyncio.gather()  # every key was unbound in the pane's mode
+        elif data["type"] in TYPING:
+            replies = hub.send_typing(lines, pane)
         else:
             replies = asyncio.gather(*hub.send(lines))
     except TmuxWebError as err:
-        _audit(svc, conn, data, refused=err.message)
+        _audit(svc, conn, data, resolved, refused=err.message)
         raise
     finally:
         conn.done(seq)
-    _audit(svc, conn, data)
+    _audit(svc, conn, data, resolved)
     check_answers(list(await replies))
     return _OK_REPEAT if repeat else _OK
 
@@ -399,7 +422,9 @@ async def _send_json(send: Send, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _audit(svc: Services, conn: Connection, data: dict[str, Any], refused: str | None = None) -> None:
+def _audit(
+    svc: Services, conn: Connection, data: dict[str, Any], resolved: dict[str, Any], refused: str | None = None
+) -> None:
     """Type, target, who; typed text only with --audit-input."""
     if not svc.audit.enabled:
         return  # (every keystroke comes here: build nothing for nobody)
@@ -410,9 +435,10 @@ def _audit(svc: Services, conn: Connection, data: dict[str, Any], refused: str |
         "connection": conn.id,
         "client": conn.client,
     }
-    for key in ("pane", "window", "direction", "name", "cols", "rows", "key"):
+    for key in ("pane", "window", "direction", "name", "cols", "rows", "key", "command"):
         if key in data:
             record[key] = data[key]
+    record.update(resolved)  # keys typed into a mode: the commands they ran
     if svc.audit.record_input:
         for key in ("text", "keys"):
             if key in data:
@@ -420,6 +446,94 @@ def _audit(svc: Services, conn: Connection, data: dict[str, Any], refused: str |
     if refused is not None:
         record["refused"] = refused
     svc.audit.write("command", **record)
+
+
+_MODE_TRIES = 5
+
+
+async def _mode_keys(
+    data: dict[str, Any], hub: SessionHub, owner: bool, no_destroy: bool, audit: dict[str, Any]
+) -> tuple[str, list[str], modekeys.Ask | None]:
+    """(pane, lines, ask) for keys to a pane that may be in a mode: ask
+    tmux which mode, and resolve each key in its table (modekeys.py).
+
+    The mode is read, then the lines are written with no await between the
+    check and the write; if a mode mark arrived while we asked (our own
+    copy-mode, or %pane-mode-changed), ask again."""
+    target = data.get("pane") or hub.session_id
+    for _ in range(_MODE_TRIES):
+        serial = hub.mode_serial
+        (answer,) = await asyncio.gather(*hub.send(tmux.pane_mode(target)))
+        fields = answer.text()[0].split(" ") if answer.reply.ok and answer.text() else []
+        if len(fields) != 4:
+            raise NotFound(f"no pane {target} in this session")
+        pane, in_mode, mode, mode_keys = fields
+        if in_mode != "1":
+            lines = BUILDERS[data["type"]]({**data, "pane": pane}, hub)
+            result: tuple[str, list[str], modekeys.Ask | None] = (pane, lines, None)
+        else:
+            result = await _resolve_keys(data, hub, pane, mode, mode_keys, owner, no_destroy, audit)
+        if hub.mode_serial == serial:
+            if result[1] and owner and in_mode == "1":
+                hub.mark_mode(pane)  # the owner's binding may enter another mode
+            return result
+    raise Conflict("the pane's mode keeps changing; type again")
+
+
+async def _resolve_keys(
+    data: dict[str, Any], hub: SessionHub, pane: str, mode: str, mode_keys: str,
+    owner: bool, no_destroy: bool, audit: dict[str, Any],
+) -> tuple[str, list[str], modekeys.Ask | None]:
+    keys = _typed_keys(data, hub)
+    table = modekeys.key_table(mode, mode_keys)
+    audit["mode"] = mode
+    if table is None:
+        if not set(keys) <= modekeys.LEAVE_KEYS:
+            raise Conflict(f"the pane is in {mode}, which tmuxweb cannot drive; q or Escape leaves it"[:200])
+        return pane, tmux.send_keys(pane, keys), None
+    answers = await asyncio.gather(*hub.send([line for k in keys for line in tmux.list_key(table, k)]))
+    decisions = []
+    for key, answer in zip(keys, answers):
+        binding = _binding_of(key, table, answer)
+        try:
+            decisions.append(modekeys.decide(key, binding, owner, no_destroy))
+        except TmuxWebError:
+            audit["resolved"] = [*(d.resolved for d in decisions), binding or "(unbound)"]
+            raise
+    audit["resolved"] = [d.resolved for d in decisions]
+    asks = [d.ask for d in decisions if d.ask is not None]
+    if asks:
+        if len(keys) != 1:
+            raise Conflict(f"{decisions[0].key if decisions[0].ask else 'a key'} opens a prompt; send it on its own")
+        return pane, [], asks[0]
+    if owner:
+        sent = [d.key for d in decisions if d.send_key]
+        return pane, tmux.send_keys(pane, sent) if sent else [], None
+    return pane, [tmux.copy_mode_command(pane, d.x_args)[0] for d in decisions if d.x_args], None
+
+
+def _binding_of(key: str, table: str, answer: Answer) -> str | None:
+    """The command `key` is bound to in `table` (None: unbound); anything
+    unreadable is refused rather than guessed."""
+    lines = answer.text()
+    if not answer.reply.ok and any(line.startswith("unknown key") for line in lines):
+        return None
+    parsed = bindings.parse_binding(lines[0]) if answer.reply.ok and len(lines) == 1 else None
+    if parsed is None:
+        raise Conflict(f"cannot tell what {key} does in {table}; it was not sent"[:200])
+    return parsed.command
+
+
+def _typed_keys(data: dict[str, Any], hub: SessionHub) -> list[str]:
+    """The keys a typing command stands for, by name."""
+    if data["type"] == "keys":
+        return list(data["keys"])
+    if data["type"] == "input":
+        return modekeys.input_keys(data["text"])
+    prefix = hub.prefix[1 if data.get("secondary") else 0 : 2 if data.get("secondary") else 1]
+    if not prefix:
+        raise Conflict("the prefix key is not known; it was not sent")
+    return prefix
 
 
 async def _resolve_binding(data: dict[str, Any], hub: SessionHub) -> bindings.Resolved:

@@ -37,6 +37,7 @@ WRITE_COMMANDS = frozenset(
         "copy-mode",
         "send-prefix",
         "paste-buffer",
+        "copy-prompt",
         "binding",
     }
 )

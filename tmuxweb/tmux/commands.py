@@ -280,6 +280,17 @@ def swap_pane(pane: str, up: bool) -> list[str]:
     return [f"swap-pane {'-U' if up else '-D'} -t {quote(pane)}"]
 
 
+def pane_mode(target: str) -> list[str]:
+    """Which pane keys for `target` reach, and its mode and mode keys."""
+    fmt = "#{pane_id} #{pane_in_mode} #{pane_mode} #{mode-keys}"
+    return [f"display-message -p -t {quote(target)} {quote(fmt)}"]
+
+
+def copy_mode_command(pane: str, x_args: str) -> list[str]:
+    """`x_args`: `-X COMMAND` and its already quoted arguments."""
+    return [f"send-keys -t {quote(pane)} {x_args}"]
+
+
 def list_key(table: str, key: str) -> list[str]:
     """The binding of one key (tmux answers %error when it is unbound)."""
     return [f"list-keys -T {quote(table)} {quote(key)}"]

@@ -198,6 +198,7 @@ class _EchoWait:
 class _Refresh:
     pending: bool = False
     dirty: bool = False
+    mode_serial: int = 0  # the mode marks the pending refresh will settle
 
 
 class SessionHub:
@@ -231,6 +232,13 @@ class SessionHub:
         # program types fast into a pane that echoes slowly.
         self._echo_waits: dict[_EchoWait, None] = {}
         self.prefix: list[str] = []
+        # Panes that may have changed mode since the last structure (mode
+        # mark → its serial): keys typed into them are resolved first
+        # (modekeys.py). Marked synchronously, when our command that enters
+        # a mode is written and when %pane-mode-changed is parsed, so no
+        # keystroke written after either can miss it.
+        self.mode_serial = 0
+        self._mode_marks: dict[str, int] = {}
         self._client = ControlClient(
             [config.tmux_bin, "-u", *config.tmux_socket_args()],
             session_id,
@@ -371,6 +379,19 @@ class SessionHub:
             del self._echo_waits[wait]
             wait.finish()
 
+    def mark_mode(self, pane: str) -> None:
+        """`pane` may be entering or leaving a mode."""
+        self.mode_serial += 1
+        self._mode_marks[pane] = self.mode_serial
+
+    def maybe_in_mode(self, pane: str | None) -> bool:
+        """Whether keys for `pane` (None: the session's active pane, whichever
+        it is when tmux runs them) could meet a mode."""
+        if pane is None:
+            return bool(self._mode_marks) or any(p.in_mode for p in self.structure.panes.values())
+        info = self.structure.panes.get(pane)
+        return pane in self._mode_marks or info is None or info.in_mode
+
     def paste_buffer_name(self) -> str:
         self._paste_serial += 1
         return f"tmuxweb-paste-{self.epoch}-{self._paste_serial}"
@@ -499,6 +520,8 @@ class SessionHub:
         if name in _STRUCTURE_NOTIFICATIONS:
             if name == "session-window-changed" and args[:1] != (self.session_id,):
                 return
+            if name == "pane-mode-changed" and args:
+                self.mark_mode(args[0])
             self._schedule_refresh()
         elif name == "session-renamed" and args[:1] == (self.session_id,) and len(args) > 1:
             self.name = args[1]
@@ -534,6 +557,7 @@ class SessionHub:
             self._refresh.dirty = True
             return
         self._refresh.pending = True
+        self._refresh.mode_serial = self.mode_serial
         try:
             self._client.send(
                 [list_windows(self.session_id), list_panes(self.session_id)],
@@ -548,6 +572,8 @@ class SessionHub:
         if windows.reply.ok and panes.reply.ok:
             new = Structure.parse(windows.text(), panes.text())
             old, self.structure = self.structure, new
+            settled = self._refresh.mode_serial
+            self._mode_marks = {p: n for p, n in self._mode_marks.items() if n > settled}
             self._emit_changes(old, new)
         if self._refresh.dirty:
             self._refresh.dirty = False
