@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     proxy.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR", help="believe Forwarded/X-Forwarded-* headers from this proxy address (repeatable)")
     access = p.add_argument_group("access control")
     access.add_argument("--readonly", action="store_true", help="refuse every command: watch only")
-    access.add_argument("--no-destroy", action="store_true", help="refuse kill-pane and kill-window")
+    access.add_argument("--no-destroy", action="store_true", help="refuse kill-pane and kill-window (also through key bindings)")
     access.add_argument("--tokens-file", type=Path, help=f"scoped tokens (default {default_store_path()})")
     access.add_argument("--audit-log", type=Path, metavar="PATH", help="append JSON lines of who did what (mode 0600)")
     access.add_argument("--audit-input", action="store_true", help="also record typed text in the audit log")
