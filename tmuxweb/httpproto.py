@@ -14,7 +14,7 @@ for a connection that never completes a request: a head must be complete
 within `head_timeout` (408, or a silent close if nothing came at all), and
 each connection is admitted by the ConnectionGate (connections.py), which
 makes room by dropping connections that do no work, or answers 503; and a
-client that takes none of a response for `send_timeout` is reset, so that
+client that takes none of a response for a while is reset, so that
 not reading cannot hold a connection busy (never dropped) for ever.
 
 It refuses (400) what the application's checks could be fooled by: a
@@ -68,9 +68,11 @@ class Wire:
     """What all connections of one server share (see cli.uvicorn_config)."""
 
     head_timeout: float = 10.0
-    # A response the client has not taken for this long while our buffer
-    # is full is abandoned (config.send_timeout, as for streams).
-    send_timeout: float = 30.0
+    # A response the client has taken nothing of for this long, while our
+    # buffer is full, is abandoned (a connection reset). For streams a
+    # backstop: stream.py ends a stalled stream after config.send_timeout,
+    # but closing waits for the buffer to drain, which it never does.
+    send_timeout: float = 60.0
     gate: ConnectionGate | None = None
     # For the responses written here, which bypass the application's
     # SecurityHeaders: the same headers (middleware.SECURITY_HEADERS).
