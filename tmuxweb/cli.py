@@ -366,6 +366,7 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
     # One gate per server: every connection of this uvicorn passes it.
     wire = Wire(
         head_timeout=config.head_timeout,
+        send_timeout=2 * config.send_timeout,  # after stream.py's own (see Wire)
         gate=ConnectionGate(Limits.from_config(config)),
         headers=tuple(SECURITY_HEADERS),
     )

@@ -13,7 +13,9 @@ It also bounds connections in time and number, which uvicorn does not do
 for a connection that never completes a request: a head must be complete
 within `head_timeout` (408, or a silent close if nothing came at all), and
 each connection is admitted by the ConnectionGate (connections.py), which
-makes room by dropping connections that do no work, or answers 503.
+makes room by dropping connections that do no work, or answers 503; and a
+client that takes none of a response for a while is reset, so that
+not reading cannot hold a connection busy (never dropped) for ever.
 
 It refuses (400) what the application's checks could be fooled by: a
 repeated Host, Authorization, Origin, Content-Length or Content-Type (the
@@ -31,8 +33,11 @@ one read, and that deadline was a timer per keystroke.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import logging
+import socket
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -63,6 +68,11 @@ class Wire:
     """What all connections of one server share (see cli.uvicorn_config)."""
 
     head_timeout: float = 10.0
+    # A response the client has taken nothing of for this long, while our
+    # buffer is full, is abandoned (a connection reset). For streams a
+    # backstop: stream.py ends a stalled stream after config.send_timeout,
+    # but closing waits for the buffer to drain, which it never does.
+    send_timeout: float = 60.0
     gate: ConnectionGate | None = None
     # For the responses written here, which bypass the application's
     # SecurityHeaders: the same headers (middleware.SECURITY_HEADERS).
@@ -137,6 +147,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._head_deadline: float | None = None
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_began = False
+        self._write_timer: asyncio.TimerHandle | None = None
         # Set by a parser callback, written once the parser returns.
         self._refusal: tuple[int, str] | None = None
         self._refused = False
@@ -152,6 +163,7 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        self._cancel_write_timer()
         if self.wire.gate is not None:
             self.wire.gate.release(self)
         super().connection_lost(exc)
@@ -233,6 +245,35 @@ class BoundedHttpTools(HttpToolsProtocol):
         super().on_response_complete()
         if self.wire.gate is not None and not queued:
             self.wire.gate.idle(self)
+
+    def pause_writing(self) -> None:
+        # The client does not read (our buffer is over its high-water mark):
+        # a connection held busy that way would never be dropped by the gate.
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.wire.send_timeout, self._write_overdue)
+
+    def resume_writing(self) -> None:
+        self._cancel_write_timer()
+        super().resume_writing()
+
+    def _write_overdue(self) -> None:
+        self._write_timer = None
+        client = self.client[0] if self.client else "-"
+        log.info("%s closed: took nothing of a response for %.0f s", client, self.wire.send_timeout)
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            # A reset: else the kernel keeps the unread response (its memory)
+            # for an orphaned socket, probing a window that stays shut.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # abort, not close: close would wait for our buffer to drain.
+        self.transport.abort()
+
+    def _cancel_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
 
     def _head_overdue(self) -> None:
         self._head_timer = None

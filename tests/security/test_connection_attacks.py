@@ -16,7 +16,8 @@ from contextlib import ExitStack, contextmanager
 
 import pytest
 
-from helpers import RunningServer, TmuxServer, wait_until
+import helpers
+from helpers import RunningServer, TmuxServer, free_socket, wait_until
 
 SECURITY = ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy")
 
@@ -173,6 +174,65 @@ def test_when_every_connection_is_busy_the_newcomer_gets_503_with_the_security_h
         tmux_server.run("send-keys", "-t", "main", "echo busy-$((6*7))", "Enter")
         for stream in streams:
             stream.until(lambda e: e.name == "output" and "busy-42" in e.data["data"])
+
+
+@pytest.fixture
+def small_send_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Servers started in the test get a small send buffer (accepted
+    sockets inherit the listener's), as a slow network keeps it: on
+    loopback the kernel would otherwise take a whole response at once."""
+
+    def small_send_buffer() -> socket.socket:
+        sock = free_socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return sock
+
+    monkeypatch.setattr(helpers, "free_socket", small_send_buffer)
+
+
+def test_a_response_the_client_never_reads_is_abandoned_after_the_send_timeout(
+    make_server: Callable[..., RunningServer], small_send_buffers: None
+) -> None:
+    """A stranger asks for a large public file through a tiny receive
+    window and reads nothing: the connection stays in a request (never
+    dropped by the gate) until the server gives up on it."""
+    server = make_server(send_timeout=0.5)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.config.port))
+        sock.sendall(b"GET /static/vendor/xterm/xterm.mjs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        # The server resets the connection; the client's TCP state leaves ESTABLISHED.
+        wait_until(lambda: tcp_state(sock) != TCP_ESTABLISHED, what="the server to abandon the response")
+
+
+def test_a_stream_whose_client_never_reads_is_reset_not_left_open(
+    make_server: Callable[..., RunningServer], tmux_server: TmuxServer, small_send_buffers: None
+) -> None:
+    """stream.py ends a stalled stream after send_timeout, but closing a
+    connection waits for its buffer to drain, which a client that reads
+    nothing never lets happen: the socket stayed open for good."""
+    server = make_server(send_timeout=0.5)
+    tmux_server.wait_for_prompt()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with sock, server.stream() as other:
+        other.named("state")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.config.port))
+        sock.sendall(f"GET /events?session=main HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n\r\n".encode())
+        seen = b""
+        while b"event: state" not in seen:
+            seen += receive(sock)  # the stream is live; from now on nothing is read
+        tmux_server.run("send-keys", "-t", "main", "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo FLOOD-$((6*7))", "Enter")
+        other.until(lambda e: e.name == "output" and "FLOOD-42" in e.data["data"], timeout=60)
+        wait_until(lambda: tcp_state(sock) != TCP_ESTABLISHED, what="the server to reset the stalled stream")
+
+
+TCP_ESTABLISHED = 1
+
+
+def tcp_state(sock: socket.socket) -> int:
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
 
 
 # -- heads that never end ----------------------------------------------------------------
