@@ -94,7 +94,8 @@ async def on_tmuxweb_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    # Its headers too: Starlette's 405 names the allowed methods in Allow.
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -168,14 +169,16 @@ def create_app(config: Config) -> ASGIApp:
     stream_endpoint = stream.StreamEndpoint(error_response)
     routes = [
         # Only reached by other methods (405, or HEAD): POST /commands and
-        # GET /events go by the Lanes.
+        # GET /events go by the Lanes. /events takes every method so that
+        # StreamEndpoint answers all but GET with 405 (HEAD too, which
+        # Starlette would add to a GET route).
         Route("/commands", command_endpoint, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/", index),
         Route("/api/sessions", list_sessions, methods=["GET"]),
         Route("/api/sessions", create_session, methods=["POST"]),
         Route("/api/ticket", ticket, methods=["POST"]),
-        Route("/events", stream_endpoint, methods=["GET"]),
+        Route("/events", stream_endpoint),
         *files.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]

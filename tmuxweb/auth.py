@@ -143,24 +143,52 @@ class Connection:
                 fut.set_result(None)
 
 
+@dataclass(eq=False)
+class Reservation:
+    """A place held for a stream being set up: it counts against the caps
+    from `Connections.reserve` until it becomes a Connection or is released."""
+
+    principal: Principal
+    _held: set[Reservation] = field(repr=False)
+
+    def release(self) -> None:
+        """Give the place back (again: nothing)."""
+        self._held.discard(self)
+
+
 class Connections:
     """Session tokens of the open streams, bound to their session."""
 
     def __init__(self, max_streams: int = 64, max_per_principal: int = 16) -> None:
         self._by_token: dict[bytes, Connection] = {}
+        # Streams being set up (session lookup, control client start): they
+        # count as open, so awaits in between cannot let a cap be exceeded.
+        self._reserved: set[Reservation] = set()
         self._max = max_streams
         self._max_per_principal = max_per_principal
 
-    def check_capacity(self, principal: Principal) -> None:
-        """Refuse a new stream beyond the overall and per-token limits."""
-        if len(self._by_token) >= self._max:
+    def reserve(self, principal: Principal) -> Reservation:
+        """Hold a place for a new stream, or raise TooManyRequests beyond the
+        overall or the per-token limit. The check and the hold are one step
+        (no await between), so concurrent opens can never exceed a cap."""
+        if len(self._by_token) + len(self._reserved) >= self._max:
             raise TooManyRequests("too many open streams on this server")
         mine = sum(1 for c in self._by_token.values() if c.principal.name == principal.name)
+        mine += sum(1 for r in self._reserved if r.principal.name == principal.name)
         if mine >= self._max_per_principal:
             raise TooManyRequests(f"too many open streams for the token {principal.name!r}")
+        reservation = Reservation(principal, self._reserved)
+        self._reserved.add(reservation)
+        return reservation
 
-    def open(self, hub: SessionHub, principal: Principal, client: str) -> tuple[Connection, str]:
-        self.check_capacity(principal)
+    def open(
+        self, hub: SessionHub, principal: Principal, client: str, reservation: Reservation | None = None
+    ) -> tuple[Connection, str]:
+        """Register a stream in the place `reservation` holds (reserved now
+        when None, which raises TooManyRequests beyond a limit)."""
+        if reservation is None or reservation not in self._reserved:
+            reservation = self.reserve(principal)
+        reservation.release()
         token = new_secret()
         conn = Connection(
             id=secrets.token_hex(8), hub=hub, token_hash=_digest(token), principal=principal, client=client
@@ -185,6 +213,10 @@ class Connections:
         return conn
 
     async def close(self, conn: Connection) -> None:
+        self.discard(conn)
+
+    def discard(self, conn: Connection) -> None:
+        """Forget a stream's session token (again: nothing)."""
         self._by_token.pop(conn.token_hash, None)
         conn.close()
 

@@ -7,6 +7,7 @@ Hierarchy::
     ├── Unauthorized        401  missing or wrong access token or ticket
     ├── Forbidden           403  Host/Origin not allowed; bad, expired or foreign session token
     ├── NotFound            404  unknown session, window, pane or route
+    ├── MethodNotAllowed    405  a method the route does not serve (with Allow)
     ├── Timeout             408  a request body that arrives too slowly
     ├── Conflict            409  a repeated command number; an upload's name is taken
     ├── TmuxRefused         409  tmux answered a command with %error (message is tmux's)
@@ -63,6 +64,19 @@ class NotFound(TmuxWebError):
     """Raised when a session, window, pane or route does not exist."""
 
     status = 404
+
+
+class MethodNotAllowed(TmuxWebError):
+    """Raised for a method a route does not serve (`HEAD /events`)."""
+
+    status = 405
+
+    def __init__(self, allowed: str) -> None:
+        super().__init__("method not allowed")
+        self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": self.allowed}
 
 
 class Timeout(TmuxWebError):

@@ -9,7 +9,9 @@ by any request or binding). On top of that:
 * a `write` token may type and move around, but not administer: no
   splitting, killing, creating, renaming, zooming or re-laying-out;
 * `--readonly` makes every token `read` for commands;
-* `--no-destroy` refuses kill-pane and kill-window to everyone.
+* `--no-destroy` refuses kill-pane and kill-window to everyone;
+* only the owner on a writable server creates sessions, the default one
+  included (a stream without `?session=` finds it missing: 404 to others).
 
 A key binding is checked twice: `binding` itself, then the typed command it
 resolves to.
@@ -54,7 +56,12 @@ def check_command(kind: str, principal: Principal, config: Config) -> None:
         raise Forbidden(f"{kind} needs the owner token (this token may only type)")
 
 
+def may_administer(principal: Principal, config: Config) -> bool:
+    """Session administration (creating sessions) is the owner's, on a
+    writable server."""
+    return principal.is_owner() and not config.readonly
+
+
 def check_admin(principal: Principal, config: Config, what: str) -> None:
-    """Session administration (creating sessions) is the owner's."""
-    if config.readonly or not principal.is_owner():
+    if not may_administer(principal, config):
         raise Forbidden(f"{what} needs the owner token on a writable server")

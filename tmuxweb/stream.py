@@ -19,8 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from tmuxweb.auth import Connection
-from tmuxweb.errors import TmuxUnavailable
+from tmuxweb.auth import Connection, Reservation
+from tmuxweb.errors import MethodNotAllowed, TmuxUnavailable
+from tmuxweb.policy import may_administer
 from tmuxweb.services import Services, principal, services
 from tmuxweb.tmux.commands import check_session_name
 from tmuxweb.tmux.hub import (
@@ -33,24 +34,69 @@ from tmuxweb.tmux.hub import (
     farewell,
 )
 from tmuxweb.tmux.server import SessionInfo
+from tmuxweb.tokens import Principal
 
 PROTOCOL_VERSION = 1
 # Optional features a client may use; see DATA-FLOW.md.
 CAPABILITIES = ["resize-pane", "binding"]
 
 
-async def resolve_session(svc: Services, name: str | None) -> SessionInfo:
-    """The named session (404 if missing), or the default one (created)."""
-    if name is None:
-        return await svc.tmux.default_session()
-    return await svc.tmux.find(check_session_name(name))
+class Held:
+    """What one stream holds: its place under the caps, its hub subscription,
+    its connection (session token) and its shutdown watcher.
+
+    `release` gives all of it back, once, whichever way the stream ends:
+    from the generator's `finally` when the stream ran, or from
+    StreamEndpoint's when it never did (an error while starting, a client
+    gone before the first event, a response that never iterated its body).
+    A generator that was never started runs no `finally`, so the endpoint's
+    is the one that cannot be skipped."""
+
+    def __init__(self, svc: Services, reservation: Reservation) -> None:
+        self.svc = svc
+        self.reservation = reservation
+        self.hub: SessionHub | None = None
+        self.sub: Subscription | None = None
+        self.conn: Connection | None = None
+        self.watcher: asyncio.Task[None] | None = None
+        self.released = False
+
+    def release(self) -> None:
+        # Synchronous: it also runs in a `finally` while being cancelled.
+        if self.released:
+            return
+        self.released = True
+        if self.watcher is not None:
+            self.watcher.cancel()
+        if self.hub is not None and self.sub is not None:
+            self.hub.unsubscribe(self.sub)
+        if self.conn is not None:
+            conn = self.conn
+            self.svc.connections.discard(conn)
+            self.svc.audit.write(
+                "stream-close", token=conn.principal.name, session=conn.hub.session_id, client=conn.client, connection=conn.id
+            )
+        self.reservation.release()
 
 
-async def events(request: Request) -> Response:
-    svc = services(request)
-    who = principal(request)
-    svc.connections.check_capacity(who)
-    info = await resolve_session(svc, request.query_params.get("session"))
+async def resolve_session(svc: Services, who: Principal, name: str | None) -> SessionInfo:
+    """The named session (404 if missing), or the default one: created when
+    missing only for a principal that may administer (audited), 404 for
+    anyone else."""
+    if name is not None:
+        return await svc.tmux.find(check_session_name(name))
+    info, created = await svc.tmux.default_session(may_create=may_administer(who, svc.config))
+    if created:
+        svc.audit.write("session-created", token=who.name, session=info.id, name=info.name)
+    return info
+
+
+async def events(request: Request, held: Held) -> Response:
+    """Allocate the stream's resources into `held` (the caller releases
+    them) and return the response that streams from them."""
+    svc = held.svc
+    who = held.reservation.principal
+    info = await resolve_session(svc, who, request.query_params.get("session"))
     hub = await svc.tmux.hub(info)
     try:
         sub = hub.subscribe()
@@ -58,18 +104,20 @@ async def events(request: Request) -> Response:
         # It began detaching between lookup and now: a fresh one.
         hub = await svc.tmux.hub(info)
         sub = hub.subscribe()
+    held.hub, held.sub = hub, sub
     # Right after subscribing, with no await in between: the replay ends
     # exactly where the subscription's queue begins.
     last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     replay = hub.replay_since(last_id) if last_id else None
     client = request.client.host if request.client else "-"
-    conn, token = svc.connections.open(hub, who, client)
+    conn, token = svc.connections.open(hub, who, client, held.reservation)
+    held.conn = conn
     conn.subscription = sub
     svc.audit.write("stream-open", token=who.name, session=hub.session_id, client=client, connection=conn.id)
     config = svc.config
     stopping = anyio.Event()
     return EventStream(
-        _stream(svc, hub, conn, token, sub, replay, stopping),
+        _stream(held, hub, conn, token, sub, replay, stopping),
         ping=config.heartbeat,
         ping_message_factory=lambda: ServerSentEvent(comment="ping"),
         send_timeout=config.send_timeout,
@@ -87,17 +135,35 @@ class StreamEndpoint:
     those wraps `send`, and every output event of the stream, the echo of
     each keystroke among them, went through all three wrappers. Errors
     before the response starts become responses through app.py's one table
-    (`errors`); once the stream runs, they end it, as under Starlette."""
+    (`errors`); once the stream runs, they end it, as under Starlette.
+
+    Every other method (HEAD included, which Starlette would route here
+    and sse-starlette answers without running the stream) gets 405 before
+    anything is allocated. The place under the caps is reserved first, in
+    one step with its check; whatever is allocated after it is released
+    here when the stream is over, however it ended."""
 
     def __init__(self, errors: Callable[[Scope, Exception], Awaitable[Response]]) -> None:
         self._errors = errors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        held: Held | None = None
         try:
-            response = await events(Request(scope, receive))
-        except Exception as exc:
-            response = await self._errors(scope, exc)
-        await response(scope, receive, send)
+            try:
+                if request.method != "GET":
+                    raise MethodNotAllowed("GET")
+                svc = services(request)
+                held = Held(svc, svc.connections.reserve(principal(request)))
+                response = await events(request, held)
+            except Exception as exc:
+                if held is not None:
+                    held.release()  # a refused stream holds nothing while its answer goes out
+                response = await self._errors(scope, exc)
+            await response(scope, receive, send)
+        finally:
+            if held is not None:
+                held.release()
 
 
 class EventStream(EventSourceResponse):
@@ -150,7 +216,7 @@ class EventStream(EventSourceResponse):
 
 
 async def _stream(
-    svc: Services,
+    held: Held,
     hub: SessionHub,
     conn: Connection,
     token: str,
@@ -171,8 +237,8 @@ async def _stream(
         await stopping.wait()
         sub.close(farewell("tmuxweb is shutting down"))
 
-    watcher = asyncio.create_task(farewell_on_shutdown())
     try:
+        held.watcher = asyncio.create_task(farewell_on_shutdown())
         _, prefix = encode_event(
             "connection-info",
             {
@@ -225,16 +291,7 @@ async def _stream(
         for event in sub.drain():
             yield event.wire
     finally:
-        watcher.cancel()
-        hub.unsubscribe(sub)
-        await _closed(svc, conn)
-
-
-async def _closed(svc: Services, conn: Connection) -> None:
-    await svc.connections.close(conn)
-    svc.audit.write(
-        "stream-close", token=conn.principal.name, session=conn.hub.session_id, client=conn.client, connection=conn.id
-    )
+        held.release()
 
 
 def _exit_frame(hub: SessionHub, reason: str) -> bytes:

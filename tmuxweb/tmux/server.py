@@ -117,16 +117,20 @@ class TmuxServer:
             raise TmuxUnavailable(f"tmux could not create the session: {' '.join(result.stderr)}"[:200])
         return str(result.stdout[0]).strip()
 
-    async def default_session(self) -> SessionInfo:
-        """The configured default session, created when missing."""
+    async def default_session(self, may_create: bool) -> tuple[SessionInfo, bool]:
+        """The configured default session and whether this call created it.
+        A missing one is created only when `may_create` (it starts the
+        user's shell: policy.may_administer); otherwise NotFound."""
         name = self.config.default_session
         try:
-            return await self.find(name)
+            return await self.find(name), False
         except NotFound:
-            try:
-                return await self.create(name)
-            except BadRequest:  # created concurrently by someone else
-                return await self.find(name)
+            if not may_create:
+                raise
+        try:
+            return await self.create(name), True
+        except BadRequest:  # created concurrently by someone else
+            return await self.find(name), False
 
     # -- hubs --------------------------------------------------------------------
 
