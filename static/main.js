@@ -9,7 +9,7 @@ import { renderTabs } from "./tabs.js";
 import { SessionPicker } from "./sessions.js";
 import { KeyRow } from "./keyrow.js";
 import { Prefix } from "./prefix.js";
-import { handleOsc52 } from "./clipboard.js";
+import { handleOsc52, preview, setWritesEnabled, writesEnabled } from "./clipboard.js";
 import { watchGestures } from "./gestures.js";
 import { currentTheme, watchTheme } from "./theme.js";
 import { ask, showApp, showPage, showStatus, toast } from "./ui.js";
@@ -40,6 +40,7 @@ class App {
     this.outputHooks = new Set();
     this.errorShown = 0;
     this.lastSearch = ""; // the last copy-mode search, offered again
+    this.osc52Hinted = false;
     // Key bindings run one after another; typing that follows a binding
     // waits for it (it may have made another pane the active one).
     this.bindingQueue = Promise.resolve();
@@ -84,6 +85,7 @@ class App {
   start() {
     showApp();
     this.#bindToolbar();
+    this.#showOsc52Toggle();
     this.#bindViewport();
     this.#bindPaste();
     this.#bindPrefix();
@@ -180,6 +182,12 @@ class App {
     // program like any other key.
     this.prefix.setKeys(capabilities.has("binding") && Array.isArray(info.prefix) ? info.prefix : []);
     this.#sessionNamed(info.session.name);
+    this.#showOsc52Toggle();
+  }
+
+  /** May this connection type? Unknown (an older server, not yet connected) is no. */
+  get canWrite() {
+    return this.info?.scope === "write" || this.info?.scope === "owner";
   }
 
   #sessionNamed(name) {
@@ -281,11 +289,41 @@ class App {
 
   async osc52(pane, payload) {
     await handleOsc52(payload, {
+      canWrite: this.canWrite,
       ask: (message) => ask(message, { ok: "Allow" }),
       reply: (text) => this.command({ type: "input", pane, text }),
+      copied: (text) => toast(`Pane ${pane} copied to your clipboard: ${preview(text)}`, {
+        actions: [{ label: "Stop allowing this", run: () => this.setOsc52Writes(false) }],
+      }),
+      refused: () => this.#osc52Hint(pane),
       paneLabel: pane,
     });
     this.workspace.focusActive();
+  }
+
+  /** Once a page load: a program tried to copy, and the setting kept it out. */
+  #osc52Hint(pane) {
+    if (this.osc52Hinted || !this.canWrite) return;
+    this.osc52Hinted = true;
+    toast(`The program in pane ${pane} tried to copy to your clipboard; that is off. `
+      + "The \u2398 button in the toolbar lets programs copy.");
+  }
+
+  setOsc52Writes(on) {
+    setWritesEnabled(on);
+    this.#showOsc52Toggle();
+  }
+
+  #showOsc52Toggle() {
+    const button = $("osc52-toggle");
+    const on = writesEnabled();
+    button.disabled = !this.canWrite;
+    button.setAttribute("aria-pressed", String(on && this.canWrite));
+    button.title = !this.canWrite
+      ? "Read-only connection: programs can never copy to your clipboard"
+      : on
+        ? "Programs may copy to your clipboard (OSC 52); each copy is shown. Click to stop."
+        : "Programs may not copy to your clipboard (OSC 52). Click to allow.";
   }
 
   stepWindow(step) {
@@ -318,6 +356,7 @@ class App {
       case "font-smaller": return this.setFontSize(ws.fontSize - 1);
       case "font-larger": return this.setFontSize(ws.fontSize + 1);
       case "keyboard": return ws.focusActive();
+      case "osc52": return this.canWrite && this.setOsc52Writes(!writesEnabled());
       case "kill-pane": {
         if (!pane) return undefined;
         const command = ws.panes.get(pane)?.info.current_command || "";

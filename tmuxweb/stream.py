@@ -249,6 +249,9 @@ async def _stream(
                 "prefix": hub.prefix,
                 "capabilities": CAPABILITIES,
                 "resumed": replay is not None,
+                # What this connection may do, for the page: a `read` page
+                # never lets pane output reach the clipboard (OSC 52).
+                "scope": "read" if svc.config.readonly else conn.principal.scope,
             },
             None,
         )

@@ -36,7 +36,8 @@ def test_first_events_are_connection_info_and_the_full_state(tmuxweb_server: Run
     with tmuxweb_server.stream() as stream:
         info = stream.next()
         assert info.name == "connection-info"
-        assert set(info.data) == {"connection_id", "session_token", "session", "protocol", "prefix", "capabilities", "resumed"}
+        assert set(info.data) == {"connection_id", "session_token", "session", "protocol", "prefix", "capabilities", "resumed", "scope"}
+        assert info.data["scope"] == "owner"
         assert info.data["prefix"] == ["C-b"]
         assert len(info.data["session_token"]) >= 43  # 256 bits, base64url
         assert info.data["session"] == {"id": "$0", "name": "main"}
