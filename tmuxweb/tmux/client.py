@@ -141,6 +141,8 @@ class ControlClient:
         self._pid: int | None = None
         # Resolved once asyncio has waited for the process (its exit status).
         self._exited: asyncio.Future[None] | None = None
+        # Resolved once tmux's stdout has been read to its end.
+        self._stdout_done: asyncio.Future[None] | None = None
         self._kill_timer: asyncio.TimerHandle | None = None
         self._stdout_closed = False
         self._attached = False
@@ -167,6 +169,7 @@ class ControlClient:
         env[MARKER] = str(os.getpid())
         loop = asyncio.get_running_loop()
         self._exited = loop.create_future()
+        self._stdout_done = loop.create_future()
         # A protocol rather than a StreamReader: tmux's output is parsed in
         # the callback that receives it, one event-loop turn sooner than a
         # reader task would see it (this is on every keystroke's echo path).
@@ -190,6 +193,11 @@ class ControlClient:
         except TimeoutError:
             await self.close()
             raise TmuxUnavailable("tmux did not attach the control client") from None
+        except BaseException:
+            # Cancelled (the watcher who asked went away): a client left
+            # running here would stay attached, and its pipes open, for good.
+            await self.close()
+            raise
         if self._start_error is not None or self.state is ClientState.CLOSED:
             await self.close()
             raise NotFound(self._start_error or "tmux session not found")
@@ -241,6 +249,8 @@ class ControlClient:
 
     def _stdout_ended(self) -> None:
         self._stdout_closed = True
+        if self._stdout_done is not None and not self._stdout_done.done():
+            self._stdout_done.set_result(None)
         self._ended("tmux control client ended")
 
     def _ended(self, reason: str) -> None:
@@ -352,16 +362,28 @@ class ControlClient:
         """Detach cleanly (close stdin: tmux prints %exit, the session lives).
 
         If tmux does not let go in time the process is killed; killing a
-        control client never kills the session.
+        control client never kills the session. Returns only once the
+        process has been waited for *and* its stdout read to the end, with
+        the transport closed: the exit status alone can arrive first, and a
+        transport still open when the event loop ends is left to the garbage
+        collector (ResourceWarning: unclosed transport).
         """
-        if self._exited is None:
+        if self._exited is None or self._stdout_done is None or self._transport is None:
             self.state = ClientState.CLOSED
             return
         if self._stdin is not None and not self._stdin.is_closing():
             self._stdin.close()
+        gone = asyncio.gather(self._exited, self._stdout_done)
         try:
-            await asyncio.wait_for(asyncio.shield(self._exited), timeout)
+            try:
+                await asyncio.wait_for(asyncio.shield(gone), timeout)
+            except TimeoutError:
+                self._kill()
+                await asyncio.wait_for(asyncio.shield(gone), EXIT_TIMEOUT)
         except TimeoutError:
-            self._kill()
-            await self._exited
-        self._finish("detached")
+            log.warning("tmux control client %s did not end after SIGKILL", self._pid)
+        finally:
+            # Also when cancelled: closing the transport closes the pipes
+            # and kills the process if it still runs.
+            self._finish("detached")
+            self._transport.close()
