@@ -34,10 +34,11 @@ from tmuxweb.tmux.snapshot import (
     PaneInfo,
     Structure,
     list_panes,
+    buffer_text,
     capture_lines,
     list_windows,
     parse_panes,
-    unescape_capture,
+    split_capture,
 )
 
 log = logging.getLogger("tmuxweb.hub")
@@ -227,6 +228,7 @@ class SessionHub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._snapshots: set[asyncio.Future[tuple[PaneInfo | None, str, int]]] = set()
         self._paste_serial = 0
+        self._capture_serial = 0
         # Insertion-ordered, O(1) removal: thousands may wait at once when a
         # program types fast into a pane that echoes slowly.
         self._echo_waits: dict[_EchoWait, None] = {}
@@ -420,27 +422,31 @@ class SessionHub:
         """
 
         def done(answers: list[Answer]) -> None:
-            details, history, saved, visible, pending = answers
+            details, captures = split_capture(answers)
+            # The position of each capture-pane, the text of its show-buffer
+            # (an error: the capture failed, or captured nothing).
+            (_, history), (_, saved), (visible_at, visible), (pending_at, pending) = [
+                (cap.position, buffer_text(shown.reply.lines) if shown.reply.ok else None)
+                for cap, shown in captures
+            ]
             info = next((p for p in parse_panes(details.text()) if p.id == pane), None)
-            if info is None or not visible.reply.ok:
-                then(None, "", pending.position)
+            if info is None or visible is None:
+                then(None, "", pending_at)
                 return
-            if attempts > 1 and self._printed(pane, details.position, visible.position):
+            if attempts > 1 and self._printed(pane, details.position, visible_at):
                 self._capture(pane, then, attempts - 1)
                 return
-            printed = self._printed(pane, visible.position, pending.position)
+            printed = self._printed(pane, visible_at, pending_at)
             if printed:
                 tail = "".join(json.loads(e.data)["data"] for e in printed)
             else:
-                tail = unescape_capture(pending.reply.lines) if pending.reply.ok else ""
-            content = info.content(
-                history.text() if history.reply.ok else [],
-                saved.text() if saved.reply.ok else [],
-                visible.text(),
-            )
-            then(info, content + tail, pending.position)
+                tail = "\n".join(pending or [])
+            content = info.content(history or [], saved or [], visible)
+            then(info, content + tail, pending_at)
 
-        self._client.send(capture_lines(pane, self.config.history_lines), on_done=done)
+        self._capture_serial += 1
+        buffer = f"tmuxweb-cap-{self.epoch}-{self._capture_serial}"
+        self._client.send(capture_lines(pane, self.config.history_lines, buffer), on_done=done)
 
     def _printed(self, pane: str, after: int, until: int) -> list[HubEvent]:
         """Output events of `pane` emitted in (after, until]."""
