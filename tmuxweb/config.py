@@ -69,6 +69,10 @@ class Config:
     ticket_ttl: float = 60.0
     # How long a command waits for its predecessor's sequence number.
     seq_wait: float = 5.0
+    # A command that tmux has not answered after this long means the
+    # control client is stuck (a prompt waiting for input it can never
+    # get): it is replaced and the waiting requests get 503.
+    reply_deadline: float = 10.0
     # How long a typing command's reply waits for the pane's echo, which
     # goes out first (SessionHub.send_typing); without one, the reply.
     echo_wait: float = 0.005

@@ -16,6 +16,7 @@ Hierarchy::
     ├── RangeNotSatisfiable 416  a file Range outside the file (with Content-Range)
     ├── TooManyRequests     429  too many streams, or too many failed logins
     └── TmuxUnavailable     503  tmux is not reachable: server gone, control client exited
+        └── TmuxStalled     503  tmux did not answer within the reply deadline (client replaced)
 
 Handlers raise these; `app.py` maps them to `{"error": message}` responses
 with `status` below, so no traceback and no foreign exception ever reaches a
@@ -133,6 +134,11 @@ class TmuxUnavailable(TmuxWebError):
     """Raised when tmux cannot be reached (server gone, client exited)."""
 
     status = 503
+
+
+class TmuxStalled(TmuxUnavailable):
+    """Raised for the commands waiting on a control client that missed the
+    reply deadline; it is killed and replaced by a fresh one."""
 
 
 def error_body(message: str) -> bytes:

@@ -1,13 +1,19 @@
 """tmuxweb.tmux.snapshot: the query lines it defines are run through a
 private tmux 3.3a (`source-file`, so tmux's own parser reads them exactly as
-the control client would send them), and its parsers and `content()` are fed
-the replies tmux really gives."""
+the control client would send them; captures through a real `tmux -C`
+client, because show-buffer escapes its output for control clients only),
+and its parsers and `content()` are fed the replies tmux really gives."""
 
 from __future__ import annotations
 
 import itertools
+import os
+import re
+import selectors
 import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyte
 import pytest
@@ -17,16 +23,20 @@ from hypothesis import strategies as st
 from helpers import TMUX, TmuxServer, new_tmux_server, tmux_env, wait_until
 from tmuxweb.tmux.commands import escape_format, quote_text
 from tmuxweb.tmux.layout import to_json
+from tmuxweb.tmux.protocol import Notification, Parser, Reply
 from tmuxweb.tmux.snapshot import (
+    CAPTURES,
     PaneInfo,
     Structure,
+    buffer_text,
     capture_lines,
     list_panes,
     list_window_panes,
     list_windows,
     parse_panes,
     parse_windows,
-    unescape_capture,
+    split_capture,
+    unescape_shown,
     unvis,
 )
 
@@ -60,16 +70,68 @@ def pane_info(tmux: TmuxServer, pane: str) -> PaneInfo:
     return next(p for p in parse_panes(lines) if p.id == pane)
 
 
+def control(tmux: TmuxServer, lines: list[str], timeout: float = 10.0) -> list[Reply]:
+    """Run command lines through a real `tmux -C` client attached to `main`,
+    written at once as the hub writes a batch; their replies, in order."""
+    proc = subprocess.Popen(
+        [TMUX, "-u", "-L", tmux.socket_name, "-C", "attach-session", "-t", "main"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=tmux_env(),
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    parser, replies, attached = Parser(), [], False
+    deadline = time.monotonic() + timeout
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            while len(replies) < len(lines):
+                assert time.monotonic() < deadline, f"tmux answered {len(replies)} of {len(lines)} lines"
+                if not sel.select(0.1):
+                    continue
+                data = os.read(proc.stdout.fileno(), 65536)
+                assert data, "tmux -C ended"
+                for event in parser.feed(data):
+                    if isinstance(event, Reply) and event.flags == 1:
+                        replies.append(event)
+                    elif isinstance(event, Notification) and event.name == "session-changed" and not attached:
+                        # Attached (TMUX-NOTES: nothing may be sent before).
+                        attached = True
+                        proc.stdin.write("".join(line + "\n" for line in lines).encode())
+                        proc.stdin.flush()
+        return replies
+    finally:
+        proc.stdin.close()  # a clean detach
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+
+
+def captured(tmux: TmuxServer, pane: str, history: int = 1000) -> tuple[PaneInfo, list[list[str] | None]]:
+    """A pane's details and CAPTURES, taken as the hub takes them."""
+    details, captures = split_capture(control(tmux, capture_lines(pane, history, "tmuxweb-cap-test-1")))
+    info = next(p for p in parse_panes([line.decode() for line in details.lines]) if p.id == pane)
+    return info, [buffer_text(shown.lines) if shown.ok else None for _, shown in captures]
+
+
 def snapshot_content(tmux: TmuxServer, pane: str, history: int = 1000) -> tuple[PaneInfo, str]:
     """What the hub builds for a pane, from real replies to capture_lines()."""
-    details, history_q, saved_q, visible_q, pending_q = capture_lines(pane, history)
-    info = pane_info(tmux, pane)
-    assert details == list_window_panes(pane)
-    _, hist = reply(tmux, history_q)
-    saved_ok, saved = reply(tmux, saved_q)
-    visible_ok, visible = reply(tmux, visible_q)
-    assert visible_ok
-    return info, info.content(hist, saved if saved_ok else [], visible)
+    info, (hist, saved, visible, _) = captured(tmux, pane, history)
+    assert visible is not None
+    return info, info.content(hist or [], saved or [], visible)
+
+
+def printed_captures(pane: str, history: int = 1000) -> list[str]:
+    """The `capture-pane -p` lines that capture_lines() replaces with buffers."""
+    return [
+        re.sub(r" -b \S+", " -p", line)
+        for line in capture_lines(pane, history, "x")
+        if line.startswith("capture-pane")
+    ]
 
 
 def render(info: PaneInfo, content: str) -> pyte.Screen:
@@ -167,12 +229,19 @@ def test_click_tracking_is_not_restored_as_all_motion_tracking(tmux_server: Tmux
 # -- capture and content ----------------------------------------------------------
 
 
-def test_capture_lines_target_the_pane_and_end_with_the_pending_escape() -> None:
-    lines = capture_lines("%7", 500)
+def test_capture_lines_capture_into_named_buffers_never_with_p() -> None:
+    lines = capture_lines("%7", 500, "tmuxweb-cap-e-3")
     assert lines[0] == list_window_panes("%7")
-    assert lines[1] == "capture-pane -p -e -S -500 -E -1 -t '%7'"
-    assert "-a" in lines[2].split() and lines[3] == "capture-pane -p -e -t '%7'"
-    assert lines[4] == "capture-pane -p -P -C -t '%7'"
+    assert len(lines) == 1 + 3 * len(CAPTURES)
+    assert not any(" -p" in line.split("'")[0] for line in lines)  # tmux#4590
+    for i in range(len(CAPTURES)):
+        capture, show, delete = lines[1 + 3 * i : 4 + 3 * i]
+        name = f"'tmuxweb-cap-e-3-{i}'"
+        assert capture.startswith("capture-pane ") and capture.endswith(f" -b {name} -t '%7'")
+        assert (show, delete) == (f"show-buffer -b {name}", f"delete-buffer -b {name}")
+    assert lines[1].startswith("capture-pane -e -S -500 -E -1 ")
+    assert " -a " in lines[4] and lines[10].startswith("capture-pane -P ")
+    assert printed_captures("%7", 500)[0] == "capture-pane -e -S -500 -E -1 -p -t '%7'"
 
 
 def test_content_reproduces_screen_colours_and_cursor_after_history(tmux_server: TmuxServer) -> None:
@@ -193,10 +262,10 @@ def test_pane_without_history_does_not_repeat_its_first_line(tmux_server: TmuxSe
     tmux_server.wait_for_prompt()
     type_line(tmux_server, "%0", "echo first-and-only")
     tmux_server.wait_for_text("%0", "first-and-only\n")
-    info, content = snapshot_content(tmux_server, "%0")
+    info, (hist, _, _, _) = captured(tmux_server, "%0")
     assert info.history_size == 0
-    _, hist = reply(tmux_server, capture_lines("%0", 1000)[1])
     assert hist, "tmux answers the first visible line when there is no history"
+    _, content = snapshot_content(tmux_server, "%0")
     screen = render(info, content)
     assert [line.rstrip() for line in screen.display] == shown(tmux_server, "%0")
     assert content.count("first-and-only") == 2  # the command line and its output, once each
@@ -207,10 +276,10 @@ def test_alternate_screen_is_rebuilt_over_the_saved_normal_screen(tmux_server: T
     type_line(tmux_server, "%0", "echo normal-screen-line; printf '\\033[?1049h\\033[HALT-SCREEN\\033[3;7H'; cat")
     wait_until(lambda: pane_info(tmux_server, "%0").alternate_on, what="alternate screen")
     tmux_server.wait_for_text("%0", "ALT-SCREEN")
-    info, content = snapshot_content(tmux_server, "%0")
+    info, (_, saved, _, _) = captured(tmux_server, "%0")
     assert (info.cursor_x, info.cursor_y) == (6, 2)
-    saved_ok, saved = reply(tmux_server, capture_lines("%0", 1000)[2])
-    assert saved_ok and any("normal-screen-line" in line for line in saved)
+    assert saved is not None and any("normal-screen-line" in line for line in saved)
+    _, content = snapshot_content(tmux_server, "%0")
     before, _, after = content.partition("\x1b[?1049h\x1b[H")
     assert "normal-screen-line" in before and "ALT-SCREEN" in after and "normal-screen-line" not in after
     # pyte has no alternate screen; a terminal switching to it starts blank
@@ -219,31 +288,126 @@ def test_alternate_screen_is_rebuilt_over_the_saved_normal_screen(tmux_server: T
     assert (screen.cursor.x, screen.cursor.y) == (6, 2)
 
 
-def test_unfinished_escape_sequence_is_captured_and_unescaped(tmux_server: TmuxServer) -> None:
+def test_unfinished_escape_sequence_is_captured_raw(tmux_server: TmuxServer) -> None:
     tmux_server.wait_for_prompt()
     type_line(tmux_server, "%0", "printf '\\033[3'; cat")
-    wait_until(lambda: reply(tmux_server, capture_lines("%0", 0)[4])[1], what="pending escape")
-    ok, pending = reply(tmux_server, capture_lines("%0", 0)[4])
-    assert ok and pending == ["\\033[3"]
-    assert unescape_capture(tuple(line.encode() for line in pending)) == "\x1b[3"
+    wait_until(lambda: captured(tmux_server, "%0", 0)[1][3], what="pending escape")
+    _, (_, _, _, pending) = captured(tmux_server, "%0", 0)
+    assert pending == ["\x1b[3"]
+
+
+def test_nothing_pending_is_no_buffer_and_reads_as_nothing(tmux_server: TmuxServer) -> None:
+    tmux_server.wait_for_prompt()
+    _, (_, saved, visible, pending) = captured(tmux_server, "%0")
+    assert visible is not None and saved is None and pending is None
+
+
+# -- the buffer path gives exactly what capture-pane -p gave -----------------------
+
+# Pane content with everything show-buffer escapes and capture -e produces:
+# backslashes (also before digits and letters, as in a printed `\033`),
+# colours, UTF-8 (wide, combining, zero-width), tabs, trailing spaces, a
+# line as wide as the pane, and blank lines.
+CONTENT = (
+    "plain \\ back\\slash \\033 \\0 \\n \\\\ end $HOME ${x} $1 \\$a\r\n"
+    "\x1b[31mred\x1b[0m \x1b[1;4;38;5;200mbold\x1b[0m \x1b[48;2;1;2;3mrgb\x1b[0m\r\n"
+    "tab\there\ttoo   \r\n"
+    "日本語 🎉 👩\u200d👩\u200d👧 e\u0301 \u00a0nbsp \u200bzw ñ ∑\r\n"
+    + "W" * 80 + "\r\n\r\n\r\n"
+    "trailing spaces   \r\n"
+)
+
+
+def show_content(tmux: TmuxServer, tmp: Path, text: str) -> None:
+    (tmp / "content.bin").write_bytes(text.encode())
+    tmux.run("resize-window", "-t", "main", "-x", "80", "-y", "24")
+    tmux.wait_for_prompt()
+    type_line(tmux, "%0", f"clear; for i in $(seq 1 30); do cat {tmp / 'content.bin'}; done; printf DONE-%s 1")
+    tmux.wait_for_text("%0", "DONE-1")
+
+
+def test_buffer_captures_equal_capture_pane_p(tmux_server: TmuxServer, tmp_path: Path) -> None:
+    show_content(tmux_server, tmp_path, CONTENT)
+    replies = control(tmux_server, printed_captures("%0") + capture_lines("%0", 1000, "tmuxweb-cap-cmp-1"))
+    printed, (_, captures) = replies[: len(CAPTURES)], split_capture(replies[len(CAPTURES) :])
+    for kind, direct, (_, shown) in zip(CAPTURES, printed, captures):
+        if kind == "saved":  # no alternate screen: both fail
+            assert not direct.ok and not shown.ok
+        elif kind == "pending":  # nothing pending: one empty line, or no buffer at all
+            assert direct.lines == (b"",) and not shown.ok
+        else:
+            assert buffer_text(shown.lines) == [line.decode("utf-8", "replace") for line in direct.lines], kind
+    history = buffer_text(captures[0][1].lines)
+    assert any("\\033" in line and "\x1b" not in line.split("\\033")[0] for line in history)
+    assert any("\x1b[31m" in line for line in history)
+
+
+def test_buffer_captures_equal_capture_pane_p_on_the_alternate_screen(tmux_server: TmuxServer, tmp_path: Path) -> None:
+    show_content(tmux_server, tmp_path, CONTENT)
+    type_line(tmux_server, "%0", f"printf '\\033[?1049h\\033[H'; cat {tmp_path / 'content.bin'}; printf '\\033[4'; cat")
+    wait_until(lambda: pane_info(tmux_server, "%0").alternate_on, what="alternate screen")
+    tmux_server.wait_for_text("%0", "trailing spaces")
+    replies = control(tmux_server, printed_captures("%0") + capture_lines("%0", 1000, "tmuxweb-cap-cmp-2"))
+    printed, (_, captures) = replies[: len(CAPTURES)], split_capture(replies[len(CAPTURES) :])
+    for kind, direct, (_, shown) in zip(CAPTURES, printed, captures):
+        assert direct.ok and shown.ok, kind
+        assert buffer_text(shown.lines) == [line.decode("utf-8", "replace") for line in direct.lines], kind
+
+
+def test_show_buffer_escaping_is_undone_for_every_byte(tmux_server: TmuxServer, tmp_path: Path) -> None:
+    """Each byte value, alone and before digits and letters, in a buffer
+    loaded from a file: show-buffer's reply reads back to the same bytes."""
+    samples = [bytes([b]) + tail for b in range(256) if b != 10 for tail in (b"", b"0", b"7", b"8", b"a")]
+    samples += [bytes([a, b]) for a in range(32, 127) for b in range(32, 127)]  # `$a` is shown as `\$a`
+    samples += [b"\\0", b"\\000", b"\\\\", "é🙂\u0085\u0378 $é $🙂 $\u0378".encode(), b"\xc3(", b"x\x00\x001"]
+    data = b"<" + b">\n<".join(samples) + b">"
+    (tmp_path / "all.bin").write_bytes(data)
+    load, show, delete = control(
+        tmux_server, [f"load-buffer -b t {tmp_path / 'all.bin'}", "show-buffer -b t", "delete-buffer -b t"]
+    )
+    assert load.ok and show.ok and delete.ok
+    assert [unescape_shown(line) for line in show.lines] == data.split(b"\n")
+
+
+def test_a_capture_leaves_no_buffer_behind_and_paste_buffer_still_pastes_the_users(tmux_server: TmuxServer) -> None:
+    tmux_server.run("set-buffer", "users-text")
+    control(tmux_server, capture_lines("%0", 1000, "tmuxweb-cap-left-1") + ["display -p ok"])
+    assert tmux_server.run("list-buffers", "-F", "#{buffer_name}").split() == ["buffer0"]
+    assert tmux_server.run("show-buffer") == "users-text"
+
+
+@pytest.mark.parametrize(
+    ("line", "data"),
+    [
+        (b"plain", b"plain"),
+        (b"\\033[1;3", b"\x1b[1;3"),
+        (b"a\\\\b", b"a\\b"),
+        (b"\\\\033", b"\\033"),
+        (b"\\303\\251", "é".encode()),
+        (b"\\0", b"\x00"),
+        (b"\\0001", b"\x001"),
+        (b"\\08", b"\x008"),
+        (b"\\t\\r\\a\\b\\v\\f", b"\t\r\a\b\v\f"),
+        (b"\\x", b"\\x"),
+        (b"end\\", b"end\\"),
+        (b"\\$HOME \\${x} $1 $", b"$HOME ${x} $1 $"),
+    ],
+)
+def test_unescape_shown(line: bytes, data: bytes) -> None:
+    assert unescape_shown(line) == data
 
 
 @pytest.mark.parametrize(
     ("lines", "text"),
     [
-        ((b"plain",), "plain"),
-        ((b"\\033[1;3",), "\x1b[1;3"),
-        ((b"a\\\\b",), "a\\b"),
-        ((b"\\\\033",), "\\033"),
-        ((b"one", b"two"), "one\ntwo"),
-        ((b"\\303\\251",), "é"),
-        ((b"\\377",), "\ufffd"),
-        ((b"\\x",), "\\x"),
-        ((b"\\03",), "\\03"),
+        ((b"one", b"two", b""), ["one", "two"]),  # the buffer's final newline
+        ((b"one", b"", b""), ["one", ""]),
+        ((b"no-newline",), ["no-newline"]),
+        ((b"\\377",), ["\ufffd"]),
     ],
 )
-def test_unescape_capture(lines: tuple[bytes, ...], text: str) -> None:
-    assert unescape_capture(lines) == text
+def test_buffer_text(lines: tuple[bytes, ...], text: list[str]) -> None:
+    assert buffer_text(lines) == text
 
 
 # -- names: tmux stores them escaped, unvis reads them back -------------------------

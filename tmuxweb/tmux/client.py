@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tmuxweb.errors import NotFound, TmuxRefused, TmuxUnavailable
+from tmuxweb.errors import NotFound, TmuxRefused, TmuxStalled, TmuxUnavailable
 from tmuxweb.tmux.protocol import Event, Exit, Notification, Parser, Reply
 
 log = logging.getLogger("tmuxweb.tmux")
@@ -129,18 +129,28 @@ class ControlClient:
         on_events: Callable[[list[Event]], None],
         on_exit: Callable[[str], None],
         position: Callable[[], int],
+        reply_deadline: float | None = None,
     ) -> None:
         self._argv = [*tmux_args, "-C", "attach-session", "-t", target]
         self._on_events = on_events
         self._on_exit = on_exit
         self._position = position
         self._parser = Parser()
-        self._pending: deque[tuple[asyncio.Future[Answer], _Hook | None]] = deque()
+        # (future, hook, loop time the line was written)
+        self._pending: deque[tuple[asyncio.Future[Answer], _Hook | None, float]] = deque()
+        # One watchdog per client, not a timer per command (keystrokes are
+        # commands): armed while replies are awaited, it looks at the oldest.
+        self._deadline = reply_deadline
+        self._watchdog: asyncio.TimerHandle | None = None
+        # True once the client was killed for missing the reply deadline.
+        self.stalled = False
         self._transport: asyncio.SubprocessTransport | None = None
         self._stdin: asyncio.WriteTransport | None = None
         self._pid: int | None = None
         # Resolved once asyncio has waited for the process (its exit status).
         self._exited: asyncio.Future[None] | None = None
+        # Resolved once tmux's stdout has been read to its end.
+        self._stdout_done: asyncio.Future[None] | None = None
         self._kill_timer: asyncio.TimerHandle | None = None
         self._stdout_closed = False
         self._attached = False
@@ -167,6 +177,7 @@ class ControlClient:
         env[MARKER] = str(os.getpid())
         loop = asyncio.get_running_loop()
         self._exited = loop.create_future()
+        self._stdout_done = loop.create_future()
         # A protocol rather than a StreamReader: tmux's output is parsed in
         # the callback that receives it, one event-loop turn sooner than a
         # reader task would see it (this is on every keystroke's echo path).
@@ -190,6 +201,11 @@ class ControlClient:
         except TimeoutError:
             await self.close()
             raise TmuxUnavailable("tmux did not attach the control client") from None
+        except BaseException:
+            # Cancelled (the watcher who asked went away): a client left
+            # running here would stay attached, and its pipes open, for good.
+            await self.close()
+            raise
         if self._start_error is not None or self.state is ClientState.CLOSED:
             await self.close()
             raise NotFound(self._start_error or "tmux session not found")
@@ -215,16 +231,43 @@ class ControlClient:
         if any("\n" in line or "\r" in line for line in lines):
             raise ValueError("a command line must not contain a newline")
         futures: list[asyncio.Future[Answer]] = [loop.create_future() for _ in lines]
+        now = loop.time()
         for i, fut in enumerate(futures):
             last = i == len(futures) - 1
             hook = _Hook(futures, on_done) if last and on_done is not None else None
-            self._pending.append((fut, hook))
+            self._pending.append((fut, hook, now))
         self._stdin.write("".join(line + "\n" for line in lines).encode())
+        if self._watchdog is None and self._deadline is not None:
+            self._watchdog = loop.call_later(self._deadline, self._check_deadline)
         return futures
 
     async def run(self, lines: Sequence[str]) -> list[Answer]:
         """Send lines and wait for every reply; the first %error raises."""
         return check_answers(list(await asyncio.gather(*self.send(lines))))
+
+    def _check_deadline(self) -> None:
+        """The watchdog: has the oldest command waited past the deadline?
+
+        tmux runs one client's commands in order, so when the oldest has no
+        reply, none after it will get one either: a command that waits for
+        input a control client can never give (a prompt opened by a hook or
+        a key binding) blocks the client for good (TMUX-NOTES). Then the
+        client is killed and every waiting command fails with TmuxStalled;
+        the owner starts a fresh one.
+        """
+        self._watchdog = None
+        if self.state is not ClientState.OPEN or not self._pending or self._deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        overdue = loop.time() - self._pending[0][2]
+        if overdue < self._deadline:
+            self._watchdog = loop.call_later(self._deadline - overdue, self._check_deadline)
+            return
+        reason = f"tmux did not answer within {self._deadline:g} s"
+        log.warning("%s (control client %s): killing it", reason, self._pid)
+        self.stalled = True
+        self._kill()
+        self._finish(reason, TmuxStalled(f"{reason}; tmuxweb reconnects to the session, try again"))
 
     # -- reading (called by _Pipes, synchronously, as bytes arrive) --------
 
@@ -241,6 +284,8 @@ class ControlClient:
 
     def _stdout_ended(self) -> None:
         self._stdout_closed = True
+        if self._stdout_done is not None and not self._stdout_done.done():
+            self._stdout_done.set_result(None)
         self._ended("tmux control client ended")
 
     def _ended(self, reason: str) -> None:
@@ -321,7 +366,7 @@ class ControlClient:
         if not self._pending:
             log.warning("tmux reply with no pending command")
             return
-        fut, hook = self._pending.popleft()
+        fut, hook, _ = self._pending.popleft()
         if not fut.done():
             fut.set_result(Answer(reply, self._position()))
         if hook is not None:
@@ -331,15 +376,18 @@ class ControlClient:
         if self._attached and self._session_changed:
             self._ready.set()
 
-    def _finish(self, reason: str) -> None:
+    def _finish(self, reason: str, error: TmuxUnavailable | None = None) -> None:
         if self.state is ClientState.CLOSED:
             return
         self.state = ClientState.CLOSED
         self.exit_reason = reason
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         while self._pending:
-            fut, _ = self._pending.popleft()
+            fut, _, _ = self._pending.popleft()
             if not fut.done():
-                fut.set_exception(TmuxUnavailable(f"tmux went away: {reason}"))
+                fut.set_exception(error or TmuxUnavailable(f"tmux went away: {reason}"))
                 # Hook-driven captures are never awaited: mark the error as
                 # seen so asyncio does not log it as lost.
                 fut.exception()
@@ -352,16 +400,28 @@ class ControlClient:
         """Detach cleanly (close stdin: tmux prints %exit, the session lives).
 
         If tmux does not let go in time the process is killed; killing a
-        control client never kills the session.
+        control client never kills the session. Returns only once the
+        process has been waited for *and* its stdout read to the end, with
+        the transport closed: the exit status alone can arrive first, and a
+        transport still open when the event loop ends is left to the garbage
+        collector (ResourceWarning: unclosed transport).
         """
-        if self._exited is None:
+        if self._exited is None or self._stdout_done is None or self._transport is None:
             self.state = ClientState.CLOSED
             return
         if self._stdin is not None and not self._stdin.is_closing():
             self._stdin.close()
+        gone = asyncio.gather(self._exited, self._stdout_done)
         try:
-            await asyncio.wait_for(asyncio.shield(self._exited), timeout)
+            try:
+                await asyncio.wait_for(asyncio.shield(gone), timeout)
+            except TimeoutError:
+                self._kill()
+                await asyncio.wait_for(asyncio.shield(gone), EXIT_TIMEOUT)
         except TimeoutError:
-            self._kill()
-            await self._exited
-        self._finish("detached")
+            log.warning("tmux control client %s did not end after SIGKILL", self._pid)
+        finally:
+            # Also when cancelled: closing the transport closes the pipes
+            # and kills the process if it still runs.
+            self._finish("detached")
+            self._transport.close()

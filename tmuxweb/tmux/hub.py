@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tmuxweb.config import Config
-from tmuxweb.errors import TmuxUnavailable
+from tmuxweb.errors import TmuxStalled, TmuxUnavailable
 from tmuxweb.tmux.client import Answer, ControlClient
 from tmuxweb.tmux.commands import quote
 from tmuxweb.tmux.protocol import Event, Notification, Output, PaneDecoders
@@ -34,10 +34,11 @@ from tmuxweb.tmux.snapshot import (
     PaneInfo,
     Structure,
     list_panes,
+    buffer_text,
     capture_lines,
     list_windows,
     parse_panes,
-    unescape_capture,
+    split_capture,
 )
 
 log = logging.getLogger("tmuxweb.hub")
@@ -152,6 +153,14 @@ class Subscription:
             self._wake.set()
         return items
 
+    def resync(self) -> None:
+        """Make the stream start again from a fresh snapshot, as after an
+        overflow (the hub replaced its control client)."""
+        self._items.clear()
+        self._bytes = 0
+        self.overflowed = True
+        self._wake.set()
+
     def restart(self) -> None:
         """Begin again after an overflow; the caller takes a new snapshot."""
         self._items.clear()
@@ -228,6 +237,7 @@ class SessionHub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._snapshots: set[asyncio.Future[tuple[PaneInfo | None, str, int]]] = set()
         self._paste_serial = 0
+        self._capture_serial = 0
         # Insertion-ordered, O(1) removal: thousands may wait at once when a
         # program types fast into a pane that echoes slowly.
         self._echo_waits: dict[_EchoWait, None] = {}
@@ -239,12 +249,18 @@ class SessionHub:
         # keystroke written after either can miss it.
         self.mode_serial = 0
         self._mode_marks: dict[str, int] = {}
-        self._client = ControlClient(
-            [config.tmux_bin, "-u", *config.tmux_socket_args()],
-            session_id,
+        # Set while a stuck control client is being replaced (_restart).
+        self._restarting: asyncio.Future[None] | None = None
+        self._client = self._new_client()
+
+    def _new_client(self) -> ControlClient:
+        return ControlClient(
+            [self.config.tmux_bin, "-u", *self.config.tmux_socket_args()],
+            self.session_id,
             on_events=self._on_events,
             on_exit=self._on_exit,
             position=lambda: self.seq,
+            reply_deadline=self.config.reply_deadline,
         )
 
     # -- life cycle ----------------------------------------------------------
@@ -273,7 +289,50 @@ class SessionHub:
 
     async def close(self) -> None:
         """Detach our control client; the tmux session keeps running."""
+        if self._restarting is not None:
+            await asyncio.shield(self._restarting)
         await self._client.close()
+
+    def _restart(self, reason: str) -> None:
+        """The control client missed the reply deadline and was killed (its
+        waiting commands failed with TmuxStalled): carry on with a fresh one.
+
+        The same hub, so watchers stay subscribed; a new epoch, because the
+        event ids of the old stream cannot be resumed across the gap. Every
+        watcher then starts again from a fresh `state`.
+        """
+        log.warning("session %s: %s; attaching a fresh control client", self.session_id, reason)
+        for fut in list(self._snapshots):
+            if not fut.done():
+                fut.set_exception(TmuxStalled(reason))
+                fut.exception()  # snapshot() retries on the fresh client
+        for wait in self._echo_waits:
+            wait.finish()
+        self._echo_waits.clear()
+        self._refresh = _Refresh()
+        self._restarting = asyncio.get_running_loop().create_future()
+        self._spawn(self._reattach(self._client, reason))
+
+    async def _reattach(self, stuck: ControlClient, reason: str) -> None:
+        assert self._restarting is not None
+        self.epoch = secrets.token_hex(4)
+        self._recent.clear()
+        self._recent_bytes = 0
+        self._decoders = PaneDecoders()
+        fresh = self._client = self._new_client()
+        try:
+            await stuck.close(timeout=0)  # killed already: reap it
+            await self.start()
+        except Exception as err:  # the session or the server is gone
+            await fresh.close()
+            self._client = stuck
+            self._on_exit(f"{reason}; reattaching failed: {getattr(err, 'message', err)}")
+        else:
+            for sub in self._subs:
+                sub.resync()
+        finally:
+            self._restarting.set_result(None)
+            self._restarting = None
 
     def subscribe(self) -> Subscription:
         if self.closed:
@@ -400,6 +459,18 @@ class SessionHub:
 
     async def snapshot(self) -> Snapshot:
         """The whole session now, each pane anchored at its capture."""
+        if self._restarting is not None:
+            await asyncio.shield(self._restarting)
+        try:
+            return await self._snapshot()
+        except TmuxStalled:
+            # The control client was replaced while this waited (the new
+            # watcher of a stuck session): once more, on the fresh one.
+            if self._restarting is not None:
+                await asyncio.shield(self._restarting)
+            return await self._snapshot()
+
+    async def _snapshot(self) -> Snapshot:
         windows, panes = await asyncio.gather(
             *self._client.send([list_windows(self.session_id), list_panes(self.session_id)])
         )
@@ -441,27 +512,31 @@ class SessionHub:
         """
 
         def done(answers: list[Answer]) -> None:
-            details, history, saved, visible, pending = answers
+            details, captures = split_capture(answers)
+            # The position of each capture-pane, the text of its show-buffer
+            # (an error: the capture failed, or captured nothing).
+            (_, history), (_, saved), (visible_at, visible), (pending_at, pending) = [
+                (cap.position, buffer_text(shown.reply.lines) if shown.reply.ok else None)
+                for cap, shown in captures
+            ]
             info = next((p for p in parse_panes(details.text()) if p.id == pane), None)
-            if info is None or not visible.reply.ok:
-                then(None, "", pending.position)
+            if info is None or visible is None:
+                then(None, "", pending_at)
                 return
-            if attempts > 1 and self._printed(pane, details.position, visible.position):
+            if attempts > 1 and self._printed(pane, details.position, visible_at):
                 self._capture(pane, then, attempts - 1)
                 return
-            printed = self._printed(pane, visible.position, pending.position)
+            printed = self._printed(pane, visible_at, pending_at)
             if printed:
                 tail = "".join(json.loads(e.data)["data"] for e in printed)
             else:
-                tail = unescape_capture(pending.reply.lines) if pending.reply.ok else ""
-            content = info.content(
-                history.text() if history.reply.ok else [],
-                saved.text() if saved.reply.ok else [],
-                visible.text(),
-            )
-            then(info, content + tail, pending.position)
+                tail = "\n".join(pending or [])
+            content = info.content(history or [], saved or [], visible)
+            then(info, content + tail, pending_at)
 
-        self._client.send(capture_lines(pane, self.config.history_lines), on_done=done)
+        self._capture_serial += 1
+        buffer = f"tmuxweb-cap-{self.epoch}-{self._capture_serial}"
+        self._client.send(capture_lines(pane, self.config.history_lines, buffer), on_done=done)
 
     def _printed(self, pane: str, after: int, until: int) -> list[HubEvent]:
         """Output events of `pane` emitted in (after, until]."""
@@ -531,6 +606,9 @@ class SessionHub:
 
     def _on_exit(self, reason: str) -> None:
         if self.closed:
+            return
+        if self._client.stalled and not self.closing and self._restarting is None:
+            self._restart(reason)
             return
         self.exit_reason = reason or "session ended"
         if self._linger is not None:

@@ -144,7 +144,13 @@ class TmuxServer:
             hub = SessionHub(self.config, info.id, info.name, self._forget)
             self._started = {h for h in self._started if not h.reaped}
             self._started.add(hub)
-            await hub.start()
+            try:
+                await hub.start()
+            except BaseException:
+                # Failed or cancelled (the watcher left during the start):
+                # detach now rather than at shutdown.
+                await hub.close()
+                raise
             self._hubs[info.id] = hub
             return hub
 

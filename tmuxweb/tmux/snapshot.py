@@ -9,8 +9,9 @@ fresh terminal (history, screen, alternate screen, modes, cursor).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tmuxweb.tmux.commands import quote
 from tmuxweb.tmux.layout import LayoutError, LayoutNode, parse_layout, to_json
@@ -49,20 +50,78 @@ def list_window_panes(target: str) -> str:
     return f"list-panes -t {quote(target)} -F {_format(_PANE_FIELDS)}"
 
 
-def capture_lines(pane: str, history: int) -> list[str]:
+# What a snapshot captures of a pane, in this order (see capture_lines).
+CAPTURES = ("history", "saved", "visible", "pending")
+
+
+def capture_lines(pane: str, history: int, buffer: str) -> list[str]:
     """One batch that snapshots a pane: its details (cursor, modes), then
     history, the saved normal screen (an error when the alternate screen is
     off: ignored), the visible screen, and an escape sequence the program
     has begun but not finished (it must precede the live stream). Fetching
-    the details in the same batch keeps cursor and screen consistent."""
+    the details in the same batch keeps cursor and screen consistent.
+
+    Each capture goes into a named buffer (`buffer-0` … `buffer-3`) that is
+    shown and deleted right after it, never `capture-pane -p`: tmux 3.3a
+    never frees a `-p` capture's output sent to a control client (tmux#4590,
+    benchmarks/README.md), and the buffer path frees everything. The three
+    lines of a capture are adjacent and the batch is written at once, so
+    tmux runs them back to back (see DATA-FLOW.md on `paste-buffer`).
+    Replies: 1 + 3 per capture; `split_capture` takes them apart."""
     target = quote(pane)
-    return [
-        list_window_panes(pane),
-        f"capture-pane -p -e -S -{history} -E -1 -t {target}",
-        f"capture-pane -p -e -a -t {target}",
-        f"capture-pane -p -e -t {target}",
-        f"capture-pane -p -P -C -t {target}",
-    ]
+    captures = (
+        f"capture-pane -e -S -{history} -E -1",
+        "capture-pane -e -a",
+        "capture-pane -e",
+        # Raw bytes into the buffer; show-buffer escapes them (buffer_text).
+        "capture-pane -P",
+    )
+    lines = [list_window_panes(pane)]
+    for i, capture in enumerate(captures):
+        name = quote(f"{buffer}-{i}")
+        lines += [f"{capture} -b {name} -t {target}", f"show-buffer -b {name}", f"delete-buffer -b {name}"]
+    return lines
+
+
+_T = TypeVar("_T")
+
+
+def split_capture(replies: Sequence[_T]) -> tuple[_T, list[tuple[_T, _T]]]:
+    """The replies to `capture_lines()`: the details, and for each of
+    CAPTURES the reply to its capture-pane (whose stream position the
+    content is exact at) and to its show-buffer (the content)."""
+    details, rest = replies[0], replies[1:]
+    return details, [(rest[3 * i], rest[3 * i + 1]) for i in range(len(CAPTURES))]
+
+
+# show-buffer's escaping for a control client, as tmux 3.3a applies it
+# (every byte value and every pair of printable ones verified in
+# tests/unit/test_snapshot.py): a backslash is doubled; `$` before a letter,
+# `_` or `{` becomes \$; \a \b \t \v \f \r; NUL is \0, or \000 before an
+# octal digit; other bytes that are not printable UTF-8 are three octal
+# digits; a newline is not escaped (it ends a reply line).
+_SHOWN = re.compile(rb"\\([0-7]{3}|0|[\\$abtvfrn])")
+_SHOWN_LETTERS = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b"0": 0, b"\\": 92, b"$": 36}
+
+
+def unescape_shown(line: bytes) -> bytes:
+    """One line of a `show-buffer` reply, back to the buffer's bytes."""
+    if b"\\" not in line:
+        return line
+    return _SHOWN.sub(
+        lambda m: bytes([_SHOWN_LETTERS[m.group(1)] if len(m.group(1)) == 1 else int(m.group(1), 8) & 0xFF]),
+        line,
+    )
+
+
+def buffer_text(lines: Sequence[bytes]) -> list[str]:
+    """A `show-buffer` reply of a captured buffer as the lines that
+    `capture-pane -p` would have answered: the buffer ends every line with
+    a newline, which `-p` drops from the last one."""
+    data = b"\n".join(unescape_shown(line) for line in lines)
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    return [line.decode("utf-8", "replace") for line in data.split(b"\n")]
 
 
 _VIS = re.compile(r"\\([0-7]{3}|[\\$abfnrtv])")
@@ -235,18 +294,6 @@ class PaneInfo:
         if not self.cursor_visible:
             out.append("\x1b[?25l")
         return "".join(out)
-
-
-_ESCAPED = re.compile(rb"\\([0-7]{3}|\\)")
-
-
-def unescape_capture(lines: tuple[bytes, ...]) -> str:
-    """Undo `capture-pane -C` (octal for non-printables, `\\\\` for a backslash)."""
-    raw = _ESCAPED.sub(
-        lambda m: b"\\" if m.group(1) == b"\\" else bytes([int(m.group(1), 8) & 0xFF]),
-        b"\n".join(lines),
-    )
-    return raw.decode("utf-8", "replace")
 
 
 def _join(lines: list[str]) -> str:
