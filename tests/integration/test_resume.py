@@ -46,12 +46,24 @@ def test_resume_falls_back_to_a_snapshot_when_the_ring_has_moved_on(make_server,
         first.named("state")
         tmux_server.run("send-keys", "-t", "%0", "echo a-$((1+1))", "Enter")
         _, last = outputs_until(first, "a-2\r\n")
-    tmux_server.run("send-keys", "-t", "%0", "seq 1 3000; echo done-$((1+2))", "Enter")
-    tmux_server.wait_for_text("%0", "done-3")
-    with server.stream(headers={"Last-Event-ID": last}) as second:
-        assert second.named("connection-info").data["resumed"] is False
-        state = second.named("state").data
-        assert "done-3" in state["panes"][0]["content"]
+    # The ring always keeps its newest event, whatever its size, and the hub
+    # joins whatever output of a pane it reads at once into one event: with
+    # the loop busy, all of `seq` could be one event, still in the ring, and
+    # resuming would rightly replay it. So the missed output must be at least
+    # two events: more than the ring, then more output read after it. A
+    # watcher that stays shows when the hub has emitted each (tmux's screen
+    # alone runs ahead of what the hub has read).
+    with server.stream() as observer:
+        observer.named("state")
+        tmux_server.run("send-keys", "-t", "%0", "seq 1 3000; echo done-$((1+2))", "Enter")
+        outputs_until(observer, "done-3\r\n")
+        tmux_server.run("send-keys", "-t", "%0", "echo after-$((2+3))", "Enter")
+        outputs_until(observer, "after-5\r\n")
+        with server.stream(headers={"Last-Event-ID": last}) as second:
+            assert second.named("connection-info").data["resumed"] is False
+            state = second.named("state").data
+            assert "done-3" in state["panes"][0]["content"]
+            assert "after-5" in state["panes"][0]["content"]
 
 
 def test_resume_from_another_control_client_or_a_forged_id_takes_a_snapshot(make_server, tmux_server: TmuxServer) -> None:

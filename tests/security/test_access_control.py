@@ -130,6 +130,33 @@ def test_no_destroy_refuses_kills_even_through_bindings(make_server, tmux_server
     assert len(tmux_server.pane_ids()) >= 2
 
 
+def test_only_the_owner_of_a_writable_server_creates_the_default_session(
+    make_server, tmux_server: TmuxServer, tmp_path: Path
+) -> None:
+    def sessions() -> list[str]:
+        return tmux_server.run("list-sessions", "-F", "#{session_name}").split()
+
+    audit = tmp_path / "audit.jsonl"
+    readonly = make_server(readonly=True, default_session="fresh", audit_log=tmp_path / "readonly.jsonl")
+    server = make_server(default_session="fresh", audit_log=audit)
+    tokens = [add_token(server, "viewer", "read"), add_token(server, "typist", "write")]
+    attempts = [(readonly, readonly.token)] + [(s, t) for s in (readonly, server) for t in tokens]
+    for where, token in attempts:
+        # A stream without ?session= asks for the default session, missing here.
+        with httpx.Client(base_url=where.base_url, headers={"Authorization": f"Bearer {token}"}) as client:
+            with client.stream("GET", "/events") as r:
+                assert r.status_code == 404, (where.config.readonly, r.status_code)
+                assert "fresh" in r.read().decode()
+    assert sessions() == ["main"]  # no shell was started for any of them
+    with server.stream(session=None) as stream:
+        assert stream.named("connection-info").data["session"]["name"] == "fresh"
+        stream.named("state")
+    assert sorted(sessions()) == ["fresh", "main"]
+    created = [r for r in read_audit(audit) if r["event"] == "session-created"]
+    assert [(r["token"], r["name"]) for r in created] == [("owner", "fresh")]
+    assert not any(r["event"] == "session-created" for r in read_audit(tmp_path / "readonly.jsonl"))
+
+
 def test_revoked_token_streams_close_within_a_second(tmuxweb_server: RunningServer) -> None:
     token = add_token(tmuxweb_server, "phone", "write")
     with stream_as(tmuxweb_server, token) as stream:

@@ -357,7 +357,8 @@ class SessionHub:
         holds all of them; None (take a snapshot) for another epoch, a
         malformed or future id, or a gap."""
         epoch, _, number = last_id.strip().partition("-")
-        if epoch != self.epoch or not number.isdigit() or len(number) > 18:
+        # isascii: str.isdigit() accepts "²", which int() refuses.
+        if epoch != self.epoch or not (number.isascii() and number.isdigit()) or len(number) > 18:
             return None
         seq = int(number)
         if seq > self.seq:
