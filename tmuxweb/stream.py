@@ -251,7 +251,7 @@ async def _stream(
                 "resumed": replay is not None,
                 # What this connection may do, for the page: a `read` page
                 # never lets pane output reach the clipboard (OSC 52).
-                "scope": "read" if svc.config.readonly else conn.principal.scope,
+                "scope": "read" if held.svc.config.readonly else conn.principal.scope,
             },
             None,
         )
