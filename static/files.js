@@ -429,8 +429,10 @@ export class FilePanel {
       if (current()) this.body.replaceChildren(doc);
     }, (err) => {
       if (!current()) return;
-      this.#renderLines(v.text, modeFor("x.txt"), true);
-      this.body.prepend(el("div", "files-message markdown-fallback", `Shown as text: ${err.message}.`));
+      // One text node: as fast for 1 MiB as for 1 KiB (numbered lines are
+      // one element each; the Source button still shows them).
+      const note = el("div", "files-message markdown-fallback", `Shown as plain text: ${err.message}.`);
+      this.body.replaceChildren(note, el("pre", "markdown-plain", v.text));
     });
   }
 
