@@ -70,6 +70,7 @@ export class FilePanel {
     // Bumped on every navigation: answers for an older one are dropped.
     this.listGeneration = 0;
     this.generation = 0; // the viewer's
+    this.markdownRenders = 0; // the latest Markdown rendering wins
     this.objectUrls = new Set();
     this.linked = new WeakSet(); // PaneTerminals with our link provider
   }
@@ -411,15 +412,28 @@ export class FilePanel {
       this.#renderLines(v.text, modeFor("x.txt"), true);
       return;
     }
-    const doc = renderMarkdown(v.text, {
+    // Parsed in a worker with a deadline (markdown.js): the page stays
+    // responsive, and a file too slow to render is shown as text.
+    const render = ++this.markdownRenders;
+    const generation = this.generation;
+    this.body.replaceChildren(el("div", "files-message", "Rendering…"));
+    const current = () => render === this.markdownRenders && generation === this.generation && !v.showSource;
+    renderMarkdown(v.text, {
       openPath: (relative) => {
         const target = relative.startsWith("/") ? normalize(relative) : resolve(relative, base);
         if (target && rootOf(target, this.info.roots)) this.view(target);
         else toast("That link leads outside the file roots.");
       },
       image: (relative, img) => this.#fillImage(relative.startsWith("/") ? normalize(relative) : resolve(relative, base), img),
+    }).then((doc) => {
+      if (current()) this.body.replaceChildren(doc);
+    }, (err) => {
+      if (!current()) return;
+      // One text node: as fast for 1 MiB as for 1 KiB (numbered lines are
+      // one element each; the Source button still shows them).
+      const note = el("div", "files-message markdown-fallback", `Shown as plain text: ${err.message}.`);
+      this.body.replaceChildren(note, el("pre", "markdown-plain", v.text));
     });
-    this.body.replaceChildren(doc);
   }
 
   async #fillImage(path, img) {
