@@ -175,7 +175,7 @@ async def serve_bare(socket_name: str, port_file: Path) -> None:
     server = Bare()
     server.tmux = await attach(socket_name, server.on_frame)
     listener = await asyncio.get_running_loop().create_server(lambda: BareHttp(server), "127.0.0.1", 0)
-    port_file.write_text(str(listener.sockets[0].getsockname()[1]))
+    port_file.write_text(str(listener.sockets[0].getsockname()[1]))  # noqa: ASYNC240 (once, at start-up)
     await asyncio.Event().wait()
 
 
@@ -232,7 +232,7 @@ def serve_uvicorn(socket_name: str, port_file: Path) -> None:
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
-            port_file.write_text(str(self.servers[0].sockets[0].getsockname()[1]))
+            port_file.write_text(str(self.servers[0].sockets[0].getsockname()[1]))  # noqa: ASYNC240 (once, at start-up)
 
     config = uvicorn.Config(
         BareApp(socket_name), host="127.0.0.1", port=0, http=BoundedHttpTools,

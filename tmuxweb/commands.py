@@ -348,12 +348,12 @@ async def run_command(
     try:
         check_command(data["type"], who, svc.config)
         if data["type"] == "binding":
-            resolved = await _resolve_binding(data, hub)
-            check_command(resolved.command["type"], who, svc.config)
-            if resolved.confirm is not None and not _flag(data, "confirmed"):
-                return json.dumps({"ok": False, "confirm": resolved.confirm}, separators=(",", ":")).encode()
-            repeat = resolved.repeat
-            data = resolved.command
+            bound = await _resolve_binding(data, hub)
+            check_command(bound.command["type"], who, svc.config)
+            if bound.confirm is not None and not _flag(data, "confirmed"):
+                return json.dumps({"ok": False, "confirm": bound.confirm}, separators=(",", ":")).encode()
+            repeat = bound.repeat
+            data = bound.command
         lines = BUILDERS[data["type"]](data, hub)
         pane = data.get("pane")
         if data["type"] in KEYED and hub.maybe_in_mode(pane):
@@ -364,6 +364,7 @@ async def run_command(
         elif data["type"] == "copy-mode":
             hub.mark_mode(data["pane"])
         # A typing command's replies come after its echo (SessionHub.send_typing).
+        replies: asyncio.Future[list[Answer]]
         if not lines:
             replies = asyncio.gather()  # every key was unbound in the pane's mode
         elif data["type"] in TYPING:

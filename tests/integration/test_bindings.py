@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +110,18 @@ def test_repeatable_binding_says_so(session: Session, tmux_server: TmuxServer) -
     session.stream.named("pane-added")
     assert session.command(type="binding", key="Up").json() == {"ok": True, "repeat": True}
     assert session.command(type="binding", key="o").json() == {"ok": True}
+
+
+def test_a_binding_is_audited_as_the_command_it_ran(make_server, tmp_path: Path, tmux_server: TmuxServer) -> None:
+    """The audit record of a binding once failed on the binding itself (a
+    500 for every binding while an audit log was on): mypy found it."""
+    audit = tmp_path / "audit.jsonl"
+    server = make_server(audit_log=audit)
+    with server.stream() as stream:
+        s = Session(server, stream)
+        assert s.command(type="binding", key="%").json() == {"ok": True}
+        s.close()
+    server.stop()
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    (command,) = [r for r in records if r["event"] == "command"]
+    assert command["type"] == "split" and command["token"] == "owner"

@@ -96,7 +96,7 @@ class Tmuxweb:
         wait_until(healthy, timeout=20, what="tmuxweb to answer /healthz")
 
     def token_file(self) -> Path:
-        line = wait_until(lambda: [l for l in self.stderr if l.startswith("token file: ")], what="token file line")[0]
+        line = wait_until(lambda: [s for s in self.stderr if s.startswith("token file: ")], what="token file line")[0]
         return Path(line.removeprefix("token file: "))
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:

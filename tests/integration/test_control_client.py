@@ -64,7 +64,7 @@ def test_a_cancelled_start_detaches_and_leaves_nothing_open(tmux_server: TmuxSer
         c = client(tmux_server)
         task = asyncio.ensure_future(c.start())
         if phase == "attaching":  # spawned, waiting for tmux to attach it
-            while c.pid is None and not task.done():
+            while c.pid is None and not task.done():  # noqa: ASYNC110 (a pid, not an event)
                 await asyncio.sleep(0)
         task.cancel()
         try:

@@ -171,7 +171,7 @@ def test_killed_control_client_is_reported_reaped_and_replaced(tmux_server: Tmux
             assert proc_state(control) not in ("", "Z")
             os.kill(control, signal.SIGKILL)
             assert "exit" in ended(stream)
-            wait_until(lambda: control not in children(app.pid), what="the killed control client to be reaped")
+            wait_until(lambda: control not in children(app.pid), what="the killed control client to be reaped")  # noqa: B023 (called before the loop moves on)
             # The session itself lives on: tmux never noticed more than a client leaving.
             assert "main" in tmux_server.run("list-sessions", "-F", "#{session_name}").split()
             # Its session token died with the stream.

@@ -58,7 +58,7 @@ def test_restarts_leave_sessions_panes_and_processes_untouched(
             # Streaming output and typing, right up to the moment it stops.
             main.stream.until(lambda e: e.name == "output" and "count-" in e.data["data"])
             assert work.command(type="input", pane=cat_pane, text=f"typed-{sig.name}\r").status_code == 200
-            work.stream.until(lambda e: e.name == "output" and f"typed-{sig.name}" in e.data["data"])
+            work.stream.until(lambda e: e.name == "output" and f"typed-{sig.name}" in e.data["data"])  # noqa: B023 (called before the loop moves on)
             control = app.control_clients()
             assert len(control) == 2
             counted = latest_count(tmux_server, "%0")
@@ -68,13 +68,13 @@ def test_restarts_leave_sessions_panes_and_processes_untouched(
                 session.close()
         # Its control clients went with it (detached, or killed by the
         # parent-death signal); tmux has no client of ours left.
-        wait_until(lambda: not any(alive(pid) for pid in control), what="the old control clients to go")
+        wait_until(lambda: not any(alive(pid) for pid in control), what="the old control clients to go")  # noqa: B023 (called before the loop moves on)
         wait_until(lambda: not tmux_server.control_clients(), what="tmux to see no control client")
         assert panes_and_pids(tmux_server) == before, f"after {sig.name}"
         for pane, procs in processes.items():
             assert all(alive(pid) for pid in procs), f"{pane}'s processes after {sig.name}"
         # The counter never stopped: its pane was not frozen by a control
         # client that nobody reads.
-        wait_until(lambda: latest_count(tmux_server, "%0") > counted + 10, what="the counter to go on")
+        wait_until(lambda: latest_count(tmux_server, "%0") > counted + 10, what="the counter to go on")  # noqa: B023 (called before the loop moves on)
         app = start_tmuxweb()
     assert panes_and_pids(tmux_server) == before

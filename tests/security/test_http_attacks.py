@@ -485,7 +485,6 @@ def check_security_headers(headers: httpx.Headers | dict[str, str], what: str, a
 
 def test_clickjacking_and_sniffing_headers_on_every_kind_of_response(watcher: Session) -> None:
     server = watcher.server
-    responses: list[tuple[str, Reply | tuple[int, dict[str, str], bytes], bool]] = []
     with server.client() as client, httpx.Client(base_url=server.base_url, timeout=15) as anonymous:
         token_headers = {"X-Session-Token": watcher.info["session_token"]}
         cases: list[tuple[str, httpx.Client, str, str, dict[str, Any], int, bool]] = [

@@ -200,6 +200,7 @@ def test_utf8_split_across_output_lines_is_rejoined_per_pane() -> None:
         return True
 
     assert not all(valid(o.data) for o in pane_output)  # tmux really splits characters
+    assert b"".join(o.data for o in pane_output) == expected
     decoders = PaneDecoders()
     text = "".join(decoders.decode(o.pane, o.data) for o in pane_output)
     assert text == meta["data_text"]

@@ -396,7 +396,7 @@ class ControlClient:
 
     # -- shutdown ----------------------------------------------------------
 
-    async def close(self, timeout: float = 3.0) -> None:
+    async def close(self, timeout: float = 3.0) -> None:  # noqa: ASYNC109 (how long tmux gets to detach)
         """Detach cleanly (close stdin: tmux prints %exit, the session lives).
 
         If tmux does not let go in time the process is killed; killing a
