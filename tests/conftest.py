@@ -14,6 +14,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import RunningServer, TmuxServer, new_tmux_server, server_config  # noqa: E402
 
+# Test tiers by directory (markers registered in pyproject.toml); `slow` is
+# put on single tests by hand. `pytest -m "not deploy and not slow"` is the
+# inner loop (README).
+TIERS = {"browser", "deploy", "reliability"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(here).parts if item.path.is_relative_to(here) else ()
+        if parts and parts[0] in TIERS:
+            item.add_marker(parts[0])
+
 
 @pytest.fixture
 def tmux_server(tmp_path: Path) -> Iterator[TmuxServer]:
