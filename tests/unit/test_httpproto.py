@@ -130,6 +130,31 @@ def test_the_uvicorn_methods_overridden_are_still_called_where_we_expect() -> No
         assert ours.parameters.keys() == theirs.parameters.keys(), name
 
 
+def test_the_uvicorn_attributes_read_are_still_there_when_we_read_them() -> None:
+    """The protocol reads attributes uvicorn sets, no interface either:
+    `client` when admitting a connection, `url` and `headers` when a head
+    is complete, `scope` for the body hint, `pipeline` when a response
+    ends. A rename would be an AttributeError in the middle of a request."""
+
+    async def main() -> None:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            pass
+
+        config = Config(app, http=BoundedHttpTools, access_log=False)
+        config.load()
+        protocol = BoundedHttpTools(config=config, server_state=ServerState(), app_state={})
+        protocol.connection_made(Transport())
+        assert protocol.client == ("127.0.0.1", 50000)
+        protocol.data_received(HEAD)
+        assert protocol.url == b"/commands?session=main"
+        assert (b"content-length", b"11") in protocol.headers
+        assert protocol.scope["extensions"][BODY_RECEIVED] is not None
+        assert len(protocol.pipeline) == 0
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize(
     ("url", "headers", "problem"),
     [
