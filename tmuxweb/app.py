@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from tmuxweb import commands, files, stream
 from tmuxweb.config import Config
@@ -111,27 +111,10 @@ ERROR_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] =
 
 
 async def error_response(scope: Scope, exc: Exception) -> Response:
-    """The response ERROR_HANDLERS gives `exc`, for the endpoints outside
-    Starlette's error middlewares (those of app.Lanes)."""
+    """The response ERROR_HANDLERS gives `exc`, for the plain ASGI endpoints
+    (`POST /commands`, `GET /events`) that answer their own errors."""
     handler = next(ERROR_HANDLERS[cls] for cls in type(exc).__mro__ if cls in ERROR_HANDLERS)
     return await handler(Request(scope), exc)
-
-
-class Lanes:
-    """The two routes every keystroke takes, past Starlette's router and its
-    two error middlewares: `POST /commands` (the keystroke) and `GET
-    /events` (its echo, and all other output). They pass through the same
-    checks in the same order (Origin, body limit, authentication: the
-    objects `checked()` builds) and their errors through the same table.
-    Everything else goes to Starlette."""
-
-    def __init__(self, app: ASGIApp, lanes: dict[tuple[str, str], ASGIApp]) -> None:
-        self.app = app
-        self.lanes = lanes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lane = self.lanes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        await (lane or self.app)(scope, receive, send)
 
 
 def audit_options(config: Config) -> dict[str, Any]:
@@ -168,10 +151,8 @@ def create_app(config: Config) -> ASGIApp:
     command_endpoint = commands.CommandEndpoint(error_response)
     stream_endpoint = stream.StreamEndpoint(error_response)
     routes = [
-        # Only reached by other methods (405, or HEAD): POST /commands and
-        # GET /events go by the Lanes. /events takes every method so that
-        # StreamEndpoint answers all but GET with 405 (HEAD too, which
-        # Starlette would add to a GET route).
+        # /events takes every method so that StreamEndpoint answers all but
+        # GET with 405 (HEAD too, which Starlette would add to a GET route).
         Route("/commands", command_endpoint, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/", index),
@@ -183,8 +164,8 @@ def create_app(config: Config) -> ASGIApp:
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]
 
-    # The checks inside Starlette's error middleware, in this order, for
-    # both lanes: Origin, then body limit, then authentication.
+    # The checks inside Starlette's error middleware, in this order:
+    # Origin, then body limit, then authentication.
     def checked(inner: ASGIApp) -> ASGIApp:
         inner = Authenticate(inner, svc)
         inner = BodyLimit(
@@ -198,11 +179,10 @@ def create_app(config: Config) -> ASGIApp:
         lifespan=lifespan,
         exception_handlers=ERROR_HANDLERS,
     )
-    lanes = Lanes(app, {("POST", "/commands"): checked(command_endpoint), ("GET", "/events"): checked(stream_endpoint)})
     # Outside Starlette's own error middleware, so that even a 500 is logged
     # and carries the security headers; the Host check before anything else
     # looks at the request (after the forwarded host has been settled).
-    inner: ASGIApp = RootPath(lanes, config.root_path)
+    inner: ASGIApp = RootPath(app, config.root_path)
     inner = HostCheck(inner, config)
     inner = SecurityHeaders(inner, config.root_path)
     inner = AccessLog(inner)

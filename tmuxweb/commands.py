@@ -307,8 +307,7 @@ class CommandEndpoint:
     """`POST /commands` as a plain ASGI app rather than a Starlette
     function endpoint: this is every keystroke's path, and building a
     Request and a JSONResponse for it cost more than validating and
-    writing the command (benchmarks/README.md). It runs outside Starlette's
-    error middlewares (app.Lanes), so it turns its errors into
+    writing the command (benchmarks/README.md). It turns its errors into
     responses itself, with app.py's one table (`errors`)."""
 
     def __init__(self, errors: Callable[[Scope, Exception], Awaitable[Response]]) -> None:

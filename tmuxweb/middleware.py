@@ -7,9 +7,8 @@ Order, outermost first (see `app.py`):
 3. SecurityHeaders   CSP, frame and sniffing protection on every response
 4. HostCheck         Host allow-list, before anything else looks at the request
 5. RootPath          the URL prefix behind a reverse proxy
-   (then two lanes: `POST /commands` and `GET /events` go by app.Lanes, everything
-   else into Starlette, whose error middleware comes here, so a 500 still
-   passes through 2 and 3; both lanes then run 6-8, built once in app.py)
+   (then Starlette, whose error middleware comes here, so a 500 still
+   passes through 2 and 3)
 6. OriginCheck       the stream and every state-changing request
 7. BodyLimit         413 above the configured size, 408 when too slow
 8. Authenticate      bearer token (or a single-use ticket on /events)

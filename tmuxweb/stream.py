@@ -130,10 +130,7 @@ async def events(request: Request, held: Held) -> Response:
 
 
 class StreamEndpoint:
-    """`GET /events` as a plain ASGI app, past Starlette's router and its
-    two error middlewares (app.Lanes), as `POST /commands` is: each of
-    those wraps `send`, and every output event of the stream, the echo of
-    each keystroke among them, went through all three wrappers. Errors
+    """`GET /events` as a plain ASGI app, as `POST /commands` is. Errors
     before the response starts become responses through app.py's one table
     (`errors`); once the stream runs, they end it, as under Starlette.
 

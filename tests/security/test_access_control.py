@@ -191,6 +191,7 @@ def test_ticket_of_a_revoked_token_is_refused(tmuxweb_server: RunningServer) -> 
         assert client.get("/events", params={"session": "main", "ticket": ticket}).status_code == 401
 
 
+@pytest.mark.slow
 def test_expired_token_stops_working_and_its_stream_ends(tmuxweb_server: RunningServer) -> None:
     token = add_token(tmuxweb_server, "brief", "read", ttl=1.5)
     with stream_as(tmuxweb_server, token) as stream:
@@ -287,6 +288,7 @@ def test_audit_input_records_typed_text_when_asked(make_server, tmp_path: Path) 
     assert command["text"] == "echo recorded"
 
 
+@pytest.mark.slow
 def test_brute_force_ten_thousand_wrong_tokens_cost_time_and_never_succeed(make_server) -> None:
     server = make_server()
     started = time.monotonic()
@@ -338,7 +340,7 @@ def test_stream_limits_per_token_and_overall(make_server) -> None:
         s.close()
 
 
-@pytest.mark.parametrize("path", ["/api/sessions", "/commands?session=main"])  # Starlette's lane and the command lane
+@pytest.mark.parametrize("path", ["/api/sessions", "/commands?session=main"])  # a Starlette endpoint and the plain ASGI one
 def test_slow_request_body_is_cut_off_with_408(make_server, path: str) -> None:
     server = make_server(body_timeout=0.5)
     with socket.create_connection(("127.0.0.1", server.config.port)) as sock:
@@ -399,6 +401,7 @@ def stop(proc: subprocess.Popen[str]) -> None:
             pipe.close()
 
 
+@pytest.mark.slow
 def test_tls_serves_https_and_plain_http_gets_nothing(tmux_server: TmuxServer, tmp_path: Path, certificates: dict[str, Path]) -> None:
     proc, link = start_cli(tmux_server, tmp_path, "--certfile", str(certificates["server.pem"]), "--keyfile", str(certificates["server.key"]))
     try:
@@ -412,6 +415,7 @@ def test_tls_serves_https_and_plain_http_gets_nothing(tmux_server: TmuxServer, t
         stop(proc)
 
 
+@pytest.mark.slow
 def test_client_certificate_is_required_with_client_ca(tmux_server: TmuxServer, tmp_path: Path, certificates: dict[str, Path]) -> None:
     proc, link = start_cli(
         tmux_server, tmp_path,
