@@ -13,6 +13,7 @@ from test_ui import open_ui, prefix_key, wait_until
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.slow
 def test_copy_mode_search_is_asked_in_our_dialog_and_finds_old_text(
     new_page: Any, tmuxweb_server: Any, tmux_server: Any, screenshot: Any
 ) -> None:

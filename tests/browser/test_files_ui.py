@@ -230,6 +230,7 @@ def test_binary_file_is_offered_as_a_download(new_page: Any, tmuxweb_server: Run
     assert saved.read_bytes() == (docs / "data.bin").read_bytes()
 
 
+@pytest.mark.slow
 def test_follow_mode_shows_a_growing_log(new_page: Any, tmuxweb_server: RunningServer, docs: Path, screenshot: Any) -> None:
     page = open_page(new_page, tmuxweb_server)
     open_panel(page)

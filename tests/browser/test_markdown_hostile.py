@@ -38,6 +38,7 @@ def tmuxweb_server(make_server: Callable[..., RunningServer], tmp_path: Path) ->
     return make_server(file_roots=((root, False),))
 
 
+@pytest.mark.slow
 def test_hostile_markdown_renders_without_script_and_the_page_stays_responsive(
     new_page: Any, tmuxweb_server: RunningServer, screenshot: Any
 ) -> None:

@@ -588,6 +588,7 @@ def test_dragging_a_border_resizes_tmux_panes(new_page: Any, tmuxweb_server: Any
     screenshot(ui.page, "dragged-borders")
 
 
+@pytest.mark.slow
 def test_bell_in_a_background_window_marks_its_tab(new_page: Any, tmuxweb_server: Any, tmux_server: Any, screenshot: Any) -> None:
     ui = open_ui(new_page, tmuxweb_server)
     ui.wait_text(ui.active_pane(), "$")

@@ -43,6 +43,7 @@ def leaks(scenario: Callable[[], Awaitable[None]]) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_close_leaves_no_transport_for_the_garbage_collector(tmux_server: TmuxServer) -> None:
     async def start_and_close() -> None:
         c = client(tmux_server)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from helpers import RunningServer, TmuxServer, tmux_env, wait_until
 
@@ -65,6 +66,7 @@ def test_origin_check_uses_the_forwarded_scheme_and_host(make_server) -> None:
         assert bad.status_code == 403
 
 
+@pytest.mark.slow
 def test_sigterm_ends_streams_with_a_final_event_and_leaves_sessions(tmux_server: TmuxServer, tmp_path: Path) -> None:
     env = {**tmux_env(), "XDG_RUNTIME_DIR": str(tmp_path)}
     proc = subprocess.Popen(

@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pyte
+import pytest
 
 from helpers import EventStream, RunningServer, Session, TmuxServer, wait_until
 
@@ -100,6 +101,7 @@ def test_output_is_utf8_decoded_whole_across_tmux_line_splits(tmuxweb_server: Ru
     assert text.count("\ufffd") == 2
 
 
+@pytest.mark.slow
 def test_snapshot_then_stream_loses_and_doubles_nothing(tmuxweb_server: RunningServer, tmux_server: TmuxServer) -> None:
     """Watchers join while a pane prints numbered lines: each ends up with
     every number from its snapshot's first to the last, once each."""
@@ -234,6 +236,7 @@ def test_tmux_server_killed_then_restarted_is_picked_up(tmuxweb_server: RunningS
     stream.close()
 
 
+@pytest.mark.slow
 def test_slow_watcher_is_resynchronised_and_never_slows_others(make_server, tmux_server: TmuxServer) -> None:
     server = make_server(watcher_queue_bytes=256 * 1024)
     tmux_server.wait_for_prompt()

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from helpers import EventStream, Session, TmuxServer, wait_until
 from rig import Tmuxweb, alive, children, proc_state
 
@@ -261,12 +263,14 @@ def kill_tmux_during_a_snapshot(tmux: TmuxServer, start_tmuxweb: Callable[..., T
     return app
 
 
+@pytest.mark.slow
 def test_tmux_dying_during_a_new_watchers_snapshot_still_ends_its_stream(
     tmux_server: TmuxServer, start_tmuxweb: Callable[..., Tmuxweb], tmp_path: Path
 ) -> None:
     kill_tmux_during_a_snapshot(tmux_server, start_tmuxweb, tmp_path)
 
 
+@pytest.mark.slow
 def test_tmux_dying_with_commands_pending_logs_no_unretrieved_future_errors(
     tmux_server: TmuxServer, start_tmuxweb: Callable[..., Tmuxweb], tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from helpers import Session, TmuxServer, wait_until
 from rig import Tmuxweb
@@ -104,6 +105,7 @@ def check_recorded(out: Path, expected: bytes) -> None:
     assert extra.read_bytes() == b""
 
 
+@pytest.mark.slow
 def test_ten_thousand_overtaking_inputs_arrive_in_order_byte_for_byte(
     tmux_server: TmuxServer, start_tmuxweb: Callable[..., Tmuxweb], tmp_path: Path
 ) -> None:
@@ -124,6 +126,7 @@ def test_ten_thousand_overtaking_inputs_arrive_in_order_byte_for_byte(
         session.close()
 
 
+@pytest.mark.slow
 def test_inputs_from_three_connections_to_three_panes_interleave_without_mixing(
     tmux_server: TmuxServer, start_tmuxweb: Callable[..., Tmuxweb], tmp_path: Path
 ) -> None:

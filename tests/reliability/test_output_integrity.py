@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pytest
+
 from helpers import RunningServer, TmuxServer, wait_until
 from rig import View, capture, consecutive, numbers
 
@@ -125,6 +127,7 @@ class Watcher:
 
 
 
+@pytest.mark.slow
 def test_watchers_coming_and_going_end_with_the_screen_tmux_has(
     make_server: Callable[..., RunningServer], tmux_server: TmuxServer
 ) -> None:

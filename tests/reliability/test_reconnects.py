@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from helpers import TmuxServer, wait_until
 from rig import Tmuxweb, rss_kib
 
@@ -32,6 +34,7 @@ def filled(tmux: TmuxServer, start_tmuxweb: Callable[..., Tmuxweb]) -> Tmuxweb:
     return app
 
 
+@pytest.mark.slow
 def test_reconnecting_many_times_leaks_nothing_in_tmuxweb(
     tmux_server: TmuxServer, start_tmuxweb: Callable[..., Tmuxweb]
 ) -> None:
@@ -45,6 +48,7 @@ def test_reconnecting_many_times_leaks_nothing_in_tmuxweb(
     assert growth < 8 * 1024
 
 
+@pytest.mark.slow
 def test_reconnecting_many_times_does_not_grow_the_tmux_server(
     tmux_server: TmuxServer, start_tmuxweb: Callable[..., Tmuxweb]
 ) -> None:

@@ -16,6 +16,8 @@ import concurrent.futures
 import time
 from collections.abc import Callable
 
+import pytest
+
 from helpers import RunningServer, Session, TmuxServer, wait_until
 
 DEADLINE = 1.0
@@ -31,6 +33,7 @@ def epoch(event_id: str | None) -> str:
     return event_id.partition("-")[0]
 
 
+@pytest.mark.slow
 def test_a_stuck_control_client_gives_503_and_a_fresh_client_serves_everyone(
     make_server: Callable[..., RunningServer], tmux_server: TmuxServer
 ) -> None:
@@ -72,6 +75,7 @@ def test_a_stuck_control_client_gives_503_and_a_fresh_client_serves_everyone(
         watcher.close()
 
 
+@pytest.mark.slow
 def test_commands_answered_in_time_never_trip_the_deadline(
     make_server: Callable[..., RunningServer], tmux_server: TmuxServer
 ) -> None:

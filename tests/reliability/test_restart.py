@@ -7,6 +7,8 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
+import pytest
+
 from helpers import Session, TmuxServer, wait_until
 from rig import Tmuxweb, alive, children
 
@@ -31,6 +33,7 @@ def latest_count(tmux: TmuxServer, pane: str) -> int:
     return int(lines[-1][6:]) if lines else 0
 
 
+@pytest.mark.slow
 def test_restarts_leave_sessions_panes_and_processes_untouched(
     tmux_server: TmuxServer, start_tmuxweb: Callable[..., Tmuxweb]
 ) -> None:

@@ -24,6 +24,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from helpers import Event, RunningServer, TmuxServer, wait_until
 from rig import Reader, Tmuxweb, reader, rss_kib
 
@@ -81,6 +83,7 @@ class Seen:
             self.marker_at = time.monotonic()
 
 
+@pytest.mark.slow
 def test_slow_and_stalled_watchers_hold_nobody_back_and_memory_stays_bounded(
     tmux_server: TmuxServer, start_tmuxweb: Callable[..., Tmuxweb]
 ) -> None:
@@ -127,6 +130,7 @@ def test_slow_and_stalled_watchers_hold_nobody_back_and_memory_stays_bounded(
             r.close()
 
 
+@pytest.mark.slow
 def test_a_watcher_that_never_reads_again_is_dropped_and_forgotten(
     make_server: Callable[..., RunningServer], tmux_server: TmuxServer
 ) -> None:
