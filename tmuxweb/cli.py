@@ -23,7 +23,7 @@ from tmuxweb import __version__
 from tmuxweb.auth import new_secret
 from tmuxweb.config import Config, Secret, bracket_ipv6, is_loopback
 from tmuxweb.errors import BadRequest
-from tmuxweb.tmux.commands import check_session_name
+from tmuxweb.tmux.cmdline import check_session_name
 from tmuxweb.tokens import TokenError, TokenStore, default_store_path, parse_duration
 
 DEFAULT_PORT = 7280

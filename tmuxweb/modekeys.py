@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from tmuxweb.bindings import Unsupported, tokenize
 from tmuxweb.errors import BadRequest, Conflict, Forbidden
-from tmuxweb.tmux.commands import KEY, MAX_KEYS, quote
+from tmuxweb.tmux.cmdline import KEY, MAX_KEYS, quote
 
 # Modes whose keys go through a key table (window-copy.c serves both).
 COPY_MODES = frozenset({"copy-mode", "view-mode"})

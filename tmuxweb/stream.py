@@ -23,7 +23,7 @@ from tmuxweb.auth import Connection, Reservation
 from tmuxweb.errors import MethodNotAllowed, TmuxUnavailable
 from tmuxweb.policy import may_administer
 from tmuxweb.services import Services, principal, services
-from tmuxweb.tmux.commands import check_session_name
+from tmuxweb.tmux.cmdline import check_session_name
 from tmuxweb.tmux.hub import (
     HubClosing,
     HubEvent,

@@ -1,4 +1,4 @@
-"""tmuxweb.tmux.commands: the quoting and checks that keep client strings
+"""tmuxweb.tmux.cmdline: the quoting and checks that keep client strings
 from ever becoming tmux syntax.
 
 The oracle is real tmux 3.3a: generated words are quoted by our functions,
@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from helpers import TMUX, TmuxServer, new_tmux_server, tmux_env
 from tmuxweb.errors import BadRequest
-from tmuxweb.tmux import commands
-from tmuxweb.tmux.commands import (
+from tmuxweb.tmux import cmdline
+from tmuxweb.tmux.cmdline import (
     HEX_CHUNK,
     KEY,
     MAX_NAME,
@@ -163,19 +163,19 @@ def test_quoted_text_expands_no_home_variable_or_tilde(tmux: Parser) -> None:
 def test_paste_with_a_nul_byte_is_refused_not_truncated() -> None:
     # tmux ends a quoted string at an escaped NUL, so it cannot be pasted whole.
     with pytest.raises(BadRequest, match="NUL"):
-        commands.paste("%0", "before\x00after", "b0")
+        cmdline.paste("%0", "before\x00after", "b0")
 
 
 @pytest.mark.parametrize("text", ["- item", "-a", "--", "-w", "-b other"])
 def test_paste_text_starting_with_a_dash_is_data_not_flags(tmux: Parser, text: str) -> None:
-    set_buffer, paste_buffer = commands.paste("%0", text, "b0")
+    set_buffer, paste_buffer = cmdline.paste("%0", text, "b0")
     assert paste_buffer.startswith("paste-buffer")
     assert tmux.stored([set_buffer]) == [text.encode()]
 
 
 def test_paste_strips_escape_so_it_cannot_end_bracketed_paste(tmux: Parser) -> None:
     text = "safe\x1b[201~rm -rf ~\r"
-    set_buffer, _ = commands.paste("%0", text, "b0")
+    set_buffer, _ = cmdline.paste("%0", text, "b0")
     assert tmux.stored([set_buffer]) == [b"safe[201~rm -rf ~\r"]
 
 
@@ -301,13 +301,13 @@ def test_input_bytes_are_hex_in_bounded_lines_that_decode_back(data: bytes) -> N
 def test_every_builder_writes_plain_single_line_commands_without_lists() -> None:
     name = "x;y #{z} 'q' \"q\" $H ~ \\"
     lines = [
-        *commands.send_keys("%1", ["Enter", ";"]),
-        *commands.paste("%1", "a\nb;c\n", "buf"),
-        *commands.new_window("$1", name),
-        *commands.rename_window("@1", name),
-        *commands.new_session(name),
-        *commands.select_pane("%1"),
-        *commands.kill_window("@1"),
+        *cmdline.send_keys("%1", ["Enter", ";"]),
+        *cmdline.paste("%1", "a\nb;c\n", "buf"),
+        *cmdline.new_window("$1", name),
+        *cmdline.rename_window("@1", name),
+        *cmdline.new_session(name),
+        *cmdline.select_pane("%1"),
+        *cmdline.kill_window("@1"),
     ]
     for line in lines:
         assert "\n" not in line and "\r" not in line

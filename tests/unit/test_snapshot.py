@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import TMUX, TmuxServer, new_tmux_server, tmux_env, wait_until
-from tmuxweb.tmux.commands import escape_format, quote_text
+from tmuxweb.tmux.cmdline import escape_format, quote_text
 from tmuxweb.tmux.layout import to_json
 from tmuxweb.tmux.protocol import Notification, Parser, Reply
 from tmuxweb.tmux.snapshot import (

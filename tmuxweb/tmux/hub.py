@@ -28,7 +28,7 @@ from typing import Any
 from tmuxweb.config import Config
 from tmuxweb.errors import TmuxStalled, TmuxUnavailable
 from tmuxweb.tmux.client import Answer, ControlClient
-from tmuxweb.tmux.commands import quote
+from tmuxweb.tmux.cmdline import quote
 from tmuxweb.tmux.protocol import Event, Notification, Output, PaneDecoders
 from tmuxweb.tmux.snapshot import (
     PaneInfo,

@@ -22,7 +22,7 @@ from libtmux import exc as libtmux_exc
 
 from tmuxweb.config import Config
 from tmuxweb.errors import BadRequest, NotFound, TmuxUnavailable
-from tmuxweb.tmux import commands
+from tmuxweb.tmux import cmdline
 from tmuxweb.tmux.client import MARKER
 from tmuxweb.tmux.hub import SessionHub
 from tmuxweb.tmux.snapshot import unvis
@@ -89,13 +89,13 @@ class TmuxServer:
         raise NotFound(f"no tmux session named {name!r}"[:120])
 
     async def create(self, name: str) -> SessionInfo:
-        name = commands.check_session_name(name)
+        name = cmdline.check_session_name(name)
         async with self._create_lock:
             if any(s.name == name for s in await self.list_sessions()):
                 raise BadRequest("a session with that name exists")
             hub = next((h for h in self._hubs.values() if not h.closed), None)
             if hub is not None:
-                (answer,) = await hub.run(commands.new_session(name))
+                (answer,) = await hub.run(cmdline.new_session(name))
                 session_id = answer.text()[0].strip() if answer.text() else ""
             else:
                 session_id = await asyncio.to_thread(self._create_detached, name)
@@ -109,7 +109,7 @@ class TmuxServer:
         # which takes a name like "$0" for a session id.
         try:
             result = self._libtmux().cmd(
-                "new-session", "-d", "-s", commands.escape_format(name), "-P", "-F", "#{session_id}"
+                "new-session", "-d", "-s", cmdline.escape_format(name), "-P", "-F", "#{session_id}"
             )
         except libtmux_exc.LibTmuxException as err:
             raise TmuxUnavailable(f"tmux could not create the session: {err}") from None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tmuxweb.tmux.commands import quote
+from tmuxweb.tmux.cmdline import quote
 from tmuxweb.tmux.layout import LayoutError, LayoutNode, parse_layout, to_json
 
 # Free-text fields (names, titles) come last so a stray separator inside
