@@ -359,7 +359,7 @@ def _configure_logging(level: str) -> None:
 def uvicorn_config(config: Config) -> uvicorn.Config:
     """The one uvicorn configuration, used by the command and the tests."""
     from tmuxweb.app import create_app
-    from tmuxweb.connections import ConnectionGate, Limits
+    from tmuxweb.admission import ConnectionGate, Limits
     from tmuxweb.httpproto import BoundedHttpTools, Wire
     from tmuxweb.middleware import SECURITY_HEADERS
 
@@ -379,7 +379,7 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
         timeout_graceful_shutdown=3,
         timeout_keep_alive=5,
         # httptools with bounded request heads and connections (see
-        # httpproto.py and connections.py). Not uvicorn's limit_concurrency:
+        # httpproto.py and admission.py). Not uvicorn's limit_concurrency:
         # it answered 503 to everyone once a stranger held enough idle sockets.
         http=BoundedHttpTools.configured(wire),
         # No WebSocket: an upgrade would leave our protocol and its bounds.

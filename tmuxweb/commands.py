@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from tmuxweb import bindings, modekeys
-from tmuxweb.auth import Connection
+from tmuxweb.watchers import Connection
 from tmuxweb.errors import BadRequest, Conflict, Forbidden, NotFound, TmuxWebError, UnsupportedMedia
 from tmuxweb.middleware import header
 from tmuxweb.policy import check_command

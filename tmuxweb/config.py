@@ -96,7 +96,7 @@ class Config:
     # after it opened (or after the head began, on a kept-alive one) is
     # closed, with 408 if part of a head came (httpproto.py).
     head_timeout: float = 10.0
-    # Open TCP connections overall and per peer address (connections.py);
+    # Open TCP connections overall and per peer address (admission.py);
     # a full server drops connections that do no work before refusing one.
     max_connections: int = 512
     max_connections_per_address: int = 32

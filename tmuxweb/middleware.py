@@ -17,7 +17,7 @@ Order, outermost first (see `app.py`):
 In front of all of them, the HTTP protocol itself (httpproto.py) refuses a
 request head over 16 KiB with 431, one not complete in time with 408, a
 repeated Host (and the like) or a target naming another host with 400, and
-admits connections within caps (connections.py).
+admits connections within caps (admission.py).
 
 Pure ASGI rather than BaseHTTPMiddleware, which is documented to misbehave
 with streaming responses.

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from tmuxweb.audit import AuditLog
-from tmuxweb.auth import Connections, Tickets
+from tmuxweb.auth import Tickets
+from tmuxweb.watchers import Connections
 from tmuxweb.config import Config
 from tmuxweb.ratelimit import FailureLimiter
 from tmuxweb.tmux.server import TmuxServer

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from tmuxweb.auth import Connection, Reservation
+from tmuxweb.watchers import Connection, Reservation
 from tmuxweb.errors import MethodNotAllowed, TmuxUnavailable
 from tmuxweb.policy import may_administer
 from tmuxweb.services import Services, principal, services

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import wait_until
-from tmuxweb.auth import MAX_SECRET_LENGTH, Connections, Tickets, new_secret, token_matches
+from tmuxweb.auth import MAX_SECRET_LENGTH, Tickets, new_secret, token_matches
+from tmuxweb.watchers import Connections
 from tmuxweb.config import Config, Secret, is_loopback, strip_port
 from tmuxweb.errors import Conflict, Forbidden
 from tmuxweb.tmux.hub import SessionHub
