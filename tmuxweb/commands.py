@@ -18,16 +18,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from tmuxweb import bindings, modekeys
-from tmuxweb.watchers import Connection
-from tmuxweb.errors import BadRequest, Conflict, Forbidden, NotFound, TmuxWebError, UnsupportedMedia
+from tmuxweb import bindings, echo, modekeys
+from tmuxweb.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TmuxWebError,
+    UnsupportedMedia,
+)
 from tmuxweb.middleware import header
 from tmuxweb.policy import check_command
 from tmuxweb.services import Services
-from tmuxweb.tokens import Principal
 from tmuxweb.tmux import cmdline
-from tmuxweb.tmux.hub import SessionHub
 from tmuxweb.tmux.client import Answer, check_answers
+from tmuxweb.tmux.errors import TmuxError
+from tmuxweb.tmux.hub import SessionHub
+from tmuxweb.tokens import Principal
+from tmuxweb.watchers import Connection
 
 MAX_SIZE = 1000
 
@@ -363,14 +371,14 @@ async def run_command(
                 return json.dumps(reply, separators=(",", ":")).encode()
         elif data["type"] == "copy-mode":
             hub.mark_mode(data["pane"])
-        # A typing command's replies come after its echo (SessionHub.send_typing).
+        # A typing command's replies come after its echo (echo.py).
         if not lines:
             replies = asyncio.gather()  # every key was unbound in the pane's mode
         elif data["type"] in TYPING:
-            replies = hub.send_typing(lines, pane)
+            replies = echo.send_typing(hub, lines, pane)
         else:
             replies = asyncio.gather(*hub.send(lines))
-    except TmuxWebError as err:
+    except (TmuxWebError, TmuxError) as err:
         _audit(svc, conn, data, resolved, refused=err.message)
         raise
     finally:
@@ -497,7 +505,7 @@ async def _resolve_keys(
         binding = _binding_of(key, table, answer)
         try:
             decisions.append(modekeys.decide(key, binding, owner, no_destroy))
-        except TmuxWebError:
+        except (TmuxWebError, TmuxError):
             audit["resolved"] = [*(d.resolved for d in decisions), binding or "(unbound)"]
             raise
     audit["resolved"] = [d.resolved for d in decisions]

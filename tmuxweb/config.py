@@ -74,7 +74,7 @@ class Config:
     # get): it is replaced and the waiting requests get 503.
     reply_deadline: float = 10.0
     # How long a typing command's reply waits for the pane's echo, which
-    # goes out first (SessionHub.send_typing); without one, the reply.
+    # goes out first (echo.send_typing); without one, the reply.
     echo_wait: float = 0.005
     # Access control (see SECURITY.md).
     readonly: bool = False

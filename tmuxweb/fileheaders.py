@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-
 # -- how a file is served ---------------------------------------------------------
 
 # Rendered by a browser as a document that can run script or load things:

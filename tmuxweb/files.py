@@ -48,7 +48,12 @@ from tmuxweb.errors import (
     RangeNotSatisfiable,
     TmuxWebError,
 )
-from tmuxweb.fileheaders import UnsatisfiableRange, content_disposition, media_type, parse_range
+from tmuxweb.fileheaders import (
+    UnsatisfiableRange,
+    content_disposition,
+    media_type,
+    parse_range,
+)
 from tmuxweb.paths import (
     UPLOAD_PREFIX,
     Root,

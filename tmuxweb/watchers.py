@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from tmuxweb.auth import MAX_SECRET_LENGTH, digest, new_secret
 from tmuxweb.errors import Conflict, Forbidden, TooManyRequests
-from tmuxweb.tmux.hub import SessionHub, Subscription, farewell
+from tmuxweb.sse import farewell
+from tmuxweb.tmux.hub import SessionHub, Subscription
 from tmuxweb.tokens import Principal
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tmuxweb.config import Config, Secret
 from tmuxweb.admission import ConnectionGate, Limits
+from tmuxweb.config import Config, Secret
 
 
 @dataclass(eq=False)

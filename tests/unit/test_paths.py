@@ -17,8 +17,13 @@ from pathlib import Path
 import pytest
 
 from tmuxweb.errors import BadRequest, Forbidden, NotFound
+from tmuxweb.fileheaders import (
+    UnsatisfiableRange,
+    content_disposition,
+    media_type,
+    parse_range,
+)
 from tmuxweb.files import list_directory, open_directory, open_file, walk
-from tmuxweb.fileheaders import UnsatisfiableRange, content_disposition, media_type, parse_range
 from tmuxweb.paths import (
     MAX_NAME,
     MAX_PATH,
