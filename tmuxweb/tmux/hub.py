@@ -610,33 +610,13 @@ class SessionHub:
             self._schedule_refresh()
 
     def _emit_changes(self, old: Structure, new: Structure) -> None:
-        for wid in new.windows.keys() - old.windows.keys():
-            self._emit("window-added", {"window": new.window_json(wid)})
+        events, added = old.changes_to(new)
         for pid in old.panes.keys() - new.panes.keys():
             self._decoders.forget(pid)
-            self._emit("pane-closed", {"pane": pid})
-        for wid, info in new.windows.items():
-            before = old.windows.get(wid)
-            if before is not None and before.name != info.name:
-                self._emit("window-renamed", {"window": wid, "name": info.name})
-            if before is not None and (before.activity, before.bell) != (info.activity, info.bell):
-                self._emit("window-flags", {"window": wid, "activity": info.activity, "bell": info.bell})
-            if before is None or old.layout_key(wid) != new.layout_key(wid):
-                self._emit("layout", new.layout_json(wid))
-            if before is not None and old.active_pane(wid) != new.active_pane(wid):
-                self._emit("pane-selected", {"window": wid, "pane": new.active_pane(wid)})
-        # After the layouts: a pane moved out of a closing window (join-pane)
-        # is already in its new window's layout when the window goes.
-        for wid in old.windows.keys() - new.windows.keys():
-            self._emit("window-closed", {"window": wid})
-        if old.active_window != new.active_window and new.active_window is not None:
-            self._emit("window-selected", {"window": new.active_window})
-        for pid, pane in new.panes.items():
-            before_pane = old.panes.get(pid)
-            if before_pane is None:
-                self._capture(pid, self._pane_added)
-            elif before_pane.details() != pane.details():
-                self._emit("pane-changed", {"pane": pid, **pane.details()})
+        for name, payload in events:
+            self._emit(name, payload)
+        for pid in added:
+            self._capture(pid, self._pane_added)
 
     def _pane_added(self, info: PaneInfo | None, content: str, anchor: int) -> None:
         if info is not None:
