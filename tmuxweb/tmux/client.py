@@ -38,7 +38,7 @@ START_TIMEOUT = 10.0
 # (and the other way round).
 EXIT_TIMEOUT = 5.0
 # Marks our control clients in their environment so a later tmuxweb can
-# recognise orphans of its own (see reap_orphans in hub.py).
+# recognise orphans of its own (see reap_orphans in server.py).
 MARKER = "TMUXWEB_CONTROL_CLIENT"
 
 _PR_SET_PDEATHSIG = 1
