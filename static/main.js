@@ -13,7 +13,7 @@ import { handleOsc52, preview, setWritesEnabled, writesEnabled } from "./clipboa
 import { watchGestures } from "./gestures.js";
 import { currentTheme, watchTheme } from "./theme.js";
 import { ask, showApp, showPage, showStatus, toast } from "./ui.js";
-import { FilePanel } from "./files.js";
+import { FilePanel } from "./files/panel.js";
 
 const $ = (id) => document.getElementById(id);
 const FONT_KEY = "tmuxweb.fontSize";
