@@ -1,7 +1,7 @@
-// The JSON API of sessions, tickets and commands (static/files/api.js has
+// The JSON API of sessions, tickets and commands (files/api.js has
 // the file routes), over http.js.
 
-import { HttpError, jsonOrNull, request } from "./http.js";
+import { jsonOrNull, request } from "./http.js";
 
 
 export class Api {
