@@ -13,7 +13,7 @@ measures in the page:
   document or the plain-text fallback on the page (timed from Python, so
   it includes Playwright's round trips and the file's download).
 
-It also times static/highlight.js (`appendTokens`, `lineClass`) on 1 MiB of
+It also times static/syntax.js (`appendTokens`, `lineClass`) on 1 MiB of
 hostile source lines, since the viewer runs it on every text file.
 
     python benchmarks/markdown_hostile.py [--repeat 3] [--only NAME]
@@ -56,7 +56,7 @@ MEASURE = """async ([source, repeat]) => {
 }"""
 
 HIGHLIGHT = """async ([lines, repeat]) => {
-  const h = await import('./static/highlight.js');
+  const h = await import('./static/syntax.js');
   const modes = [h.modeFor('x.py'), h.modeFor('x.js'), h.modeFor('build.log'), h.modeFor('x.diff')];
   const out = {};
   for (const mode of modes) {
@@ -143,7 +143,7 @@ def main() -> int:
             best = min(ms for ms, _ in screen)
             result += f", viewer: {sum(shown == 'text' for _, shown in screen)}/{args.repeat} as text"
             print(f"{name:>12} {min(r['parse']):8.0f} {min(r['build']):8.0f} {min(r['viewer']):8.0f} {best:9.0f}  {r['nodes']:8d}  {result}")
-        print(f"highlight.js on {SIZE // 1024} KiB of hostile lines (ms, best of {args.repeat}):")
+        print(f"syntax.js on {SIZE // 1024} KiB of hostile lines (ms, best of {args.repeat}):")
         for mode, ms in page.evaluate(HIGHLIGHT, [hostile_lines(), args.repeat]).items():
             print(f"{mode:>12} {ms:8.0f}")
         browser.close()

@@ -1,14 +1,8 @@
-// HTTP calls to the server. Every URL is relative, so the UI works under a
-// reverse-proxy sub-path (https://host/tmux/).
+// The JSON API of sessions, tickets and commands (files/api.js has
+// the file routes), over http.js.
 
-export class ApiError extends Error {
-  /** status 0 means the request never got an HTTP answer. */
-  constructor(status, message) {
-    super(message);
-    this.name = "ApiError";
-    this.status = status;
-  }
-}
+import { jsonOrNull, request } from "./http.js";
+
 
 export class Api {
   #token;
@@ -17,47 +11,25 @@ export class Api {
     this.#token = token;
   }
 
-  async #request(method, url, body, extraHeaders = {}) {
-    const headers = { Authorization: `Bearer ${this.#token}`, ...extraHeaders };
-    const init = { method, headers, cache: "no-store", credentials: "same-origin", redirect: "error" };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    let response;
-    try {
-      response = await fetch(url, init);
-    } catch (err) {
-      throw new ApiError(0, `network error: ${err.message}`);
-    }
-    let data = null;
-    try {
-      data = await response.json();
-    } catch {
-      // Non-JSON answers (a proxy's error page) keep data null.
-    }
-    if (!response.ok) {
-      const message = data && typeof data.error === "string" ? data.error : `HTTP ${response.status}`;
-      throw new ApiError(response.status, message);
-    }
-    return data;
+  async #call(method, url, json, headers = {}) {
+    return jsonOrNull(await request(this.#token, url, { method, json, headers }));
   }
 
   sessions() {
-    return this.#request("GET", "./api/sessions");
+    return this.#call("GET", "./api/sessions");
   }
 
   createSession(name) {
-    return this.#request("POST", "./api/sessions", { name });
+    return this.#call("POST", "./api/sessions", { name });
   }
 
   ticket() {
-    return this.#request("POST", "./api/ticket", {});
+    return this.#call("POST", "./api/ticket", {});
   }
 
   command(session, sessionToken, command) {
     const url = `./commands?session=${encodeURIComponent(session)}`;
-    return this.#request("POST", url, command, { "X-Session-Token": sessionToken });
+    return this.#call("POST", url, command, { "X-Session-Token": sessionToken });
   }
 }
 

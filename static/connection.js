@@ -3,7 +3,8 @@
 // with backoff, and at once when the tab becomes visible or the network
 // comes back.
 
-import { ApiError, eventsUrl } from "./api.js";
+import { eventsUrl } from "./api.js";
+import { HttpError } from "./http.js";
 
 export const EVENT_TYPES = [
   "connection-info", "state", "output", "pane-reset",
@@ -94,11 +95,11 @@ export class Connection {
 
   /**
    * Fire a command without waiting for earlier ones: `seq` makes the server
-   * run them in order. Rejects with ApiError.
+   * run them in order. Rejects with HttpError.
    */
   send(command) {
     const token = this.#sessionToken;
-    if (token === null) return Promise.reject(new ApiError(0, "not connected"));
+    if (token === null) return Promise.reject(new HttpError(0, "not connected"));
     const seq = ++this.#seq;
     return this.#api.command(this.#session, token, { ...command, seq }).catch((err) => {
       // 403: the stream behind this session token is gone; get a new one.

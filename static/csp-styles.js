@@ -3,27 +3,44 @@
 // xterm.js writes CSS in two ways the CSP blocks:
 // 1. <style> elements (scrollbar colours; for the DOM renderer, per-terminal
 //    colours and cell metrics). Instead of a <style>, createElement("style")
-//    returns an inert <tmuxweb-style> element that browsers never parse as
-//    CSS (so there is nothing to block and no console noise). Its text is
-//    mirrored into a constructed stylesheet that the document adopts.
-// 2. setAttribute("style", …) for 24-bit colours in the DOM renderer. That
-//    call is routed through element.style, the CSSOM.
+//    called by xterm.js returns an inert <tmuxweb-style> element that
+//    browsers never parse as CSS (so there is nothing to block and no
+//    console noise). Its text is mirrored into a constructed stylesheet
+//    that the document adopts.
+// 2. setAttribute("style", …) on the DOM renderer's cell <span>s, for
+//    24-bit colours. That call is routed through element.style, the CSSOM.
 // Both are CSSOM operations, which CSP permits to our own scripts (they
 // could set element.style anyway); styles injected through markup stay
 // blocked. Import this module before xterm.js creates any terminal.
+//
+// Narrowed to exactly that: a <style> is swapped only when the caller is
+// xterm.js itself (anyone else's is a real one, which the CSP refuses), and
+// setAttribute is adapted on <span> elements only, the one kind xterm.js
+// styles this way (checked for 6.0.0: its three createElement("style") and
+// its one setAttribute("style", …), in DomRendererRowFactory._addStyle).
 
 const TAG = "tmuxweb-style";
 const NODE_NAME = TAG.toUpperCase();
+const XTERM = new URL("./vendor/xterm/", import.meta.url).href;
+const HERE = import.meta.url;
+
+/** Is the function that called our wrapper part of xterm.js? (A stack frame names its script's URL.) */
+function calledByXterm() {
+  const frames = String(new Error().stack ?? "").split("\n").filter((line) => line.includes("://"));
+  // The first frame outside this module is the caller of our createElement.
+  const caller = frames.find((line, i) => i > 0 && !line.includes(HERE));
+  return Boolean(caller?.includes(XTERM));
+}
 
 const nativeCreateElement = Document.prototype.createElement;
 Document.prototype.createElement = function createElement(name, options) {
-  const tag = String(name).toLowerCase() === "style" ? TAG : name;
+  const tag = String(name).toLowerCase() === "style" && calledByXterm() ? TAG : name;
   return nativeCreateElement.call(this, tag, options);
 };
 
 const nativeSetAttribute = Element.prototype.setAttribute;
-Element.prototype.setAttribute = function setAttribute(name, value) {
-  if (this instanceof HTMLElement && String(name).toLowerCase() === "style") {
+HTMLSpanElement.prototype.setAttribute = function setAttribute(name, value) {
+  if (String(name).toLowerCase() === "style") {
     this.style.cssText = String(value);
     return;
   }

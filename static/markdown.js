@@ -11,13 +11,14 @@
 // handed to the caller (the file viewer opens them through the API). No
 // id, name, style or event attribute is ever set from the document.
 
+import { markdownWorkerUrl } from "./trusted.js";
+
 // For parsing and building together; showing the plain text instead is one
 // text node, so a 1 MiB file is on screen within about a second either way.
 export const DEADLINE_MS = 600;
 // How many operations are built between two looks at the clock.
 const CHECK_EVERY = 4096;
 
-const WORKER_URL = new URL("./markdown-worker.js", import.meta.url);
 const TAGS = new Set([
   "p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "li",
   "table", "thead", "tbody", "tr", "th", "td", "em", "strong", "s", "a",
@@ -29,7 +30,7 @@ export class MarkdownTimeout extends Error {}
 /** Parse `source` in a worker: the operations, or MarkdownTimeout past `deadline` ms. */
 export function parseMarkdown(source, deadline = DEADLINE_MS) {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_URL, { type: "module" });
+    const worker = new Worker(markdownWorkerUrl(), { type: "module" });
     const timer = setTimeout(() => {
       worker.terminate();
       reject(new MarkdownTimeout(`rendering took longer than ${deadline / 1000} s`));

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Scope
 
 from tmuxweb import commands, files, stream
 from tmuxweb.config import Config
-from tmuxweb.errors import BadRequest, TmuxWebError
+from tmuxweb.errors import BadRequest, TmuxWebError, from_tmux
 from tmuxweb.middleware import (
     AccessLog,
     Authenticate,
@@ -35,6 +35,7 @@ from tmuxweb.middleware import (
 )
 from tmuxweb.policy import check_admin
 from tmuxweb.services import Services, principal, services
+from tmuxweb.tmux.errors import TmuxError
 
 log = logging.getLogger("tmuxweb")
 
@@ -92,6 +93,11 @@ async def on_tmuxweb_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers())
 
 
+async def on_tmux_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TmuxError)
+    return await on_tmuxweb_error(request, from_tmux(exc))
+
+
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     # Its headers too: Starlette's 405 names the allowed methods in Allow.
@@ -105,6 +111,7 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 
 ERROR_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
     TmuxWebError: on_tmuxweb_error,
+    TmuxError: on_tmux_error,
     HTTPException: on_http_error,
     Exception: on_unexpected,
 }

@@ -22,8 +22,8 @@ import uvicorn
 from tmuxweb import __version__
 from tmuxweb.auth import new_secret
 from tmuxweb.config import Config, Secret, bracket_ipv6, is_loopback
-from tmuxweb.errors import BadRequest
-from tmuxweb.tmux.commands import check_session_name
+from tmuxweb.tmux.cmdline import check_session_name
+from tmuxweb.tmux.errors import InvalidArgument
 from tmuxweb.tokens import TokenError, TokenStore, default_store_path, parse_duration
 
 DEFAULT_PORT = 7280
@@ -156,7 +156,7 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         raise UsageError("-L/--socket-name: a name, not a path (use -S for a path)")
     try:
         check_session_name(args.session)
-    except BadRequest as err:
+    except InvalidArgument as err:
         raise UsageError(f"--session: {err.message}") from None
     if args.root_path and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+/?", args.root_path):
         raise UsageError(f"--root-path: a path like /tmux: {args.root_path!r}")
@@ -358,8 +358,8 @@ def _configure_logging(level: str) -> None:
 
 def uvicorn_config(config: Config) -> uvicorn.Config:
     """The one uvicorn configuration, used by the command and the tests."""
+    from tmuxweb.admission import ConnectionGate, Limits
     from tmuxweb.app import create_app
-    from tmuxweb.connections import ConnectionGate, Limits
     from tmuxweb.httpproto import BoundedHttpTools, Wire
     from tmuxweb.middleware import SECURITY_HEADERS
 
@@ -379,7 +379,7 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
         timeout_graceful_shutdown=3,
         timeout_keep_alive=5,
         # httptools with bounded request heads and connections (see
-        # httpproto.py and connections.py). Not uvicorn's limit_concurrency:
+        # httpproto.py and admission.py). Not uvicorn's limit_concurrency:
         # it answered 503 to everyone once a stranger held enough idle sockets.
         http=BoundedHttpTools.configured(wire),
         # No WebSocket: an upgrade would leave our protocol and its bounds.

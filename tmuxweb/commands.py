@@ -18,16 +18,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from tmuxweb import bindings, modekeys
-from tmuxweb.auth import Connection
-from tmuxweb.errors import BadRequest, Conflict, Forbidden, NotFound, TmuxWebError, UnsupportedMedia
+from tmuxweb import bindings, echo, modekeys
+from tmuxweb.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TmuxWebError,
+    UnsupportedMedia,
+)
 from tmuxweb.middleware import header
 from tmuxweb.policy import check_command
 from tmuxweb.services import Services
-from tmuxweb.tokens import Principal
-from tmuxweb.tmux import commands as tmux
-from tmuxweb.tmux.hub import SessionHub
+from tmuxweb.tmux import cmdline
 from tmuxweb.tmux.client import Answer, check_answers
+from tmuxweb.tmux.errors import TmuxError
+from tmuxweb.tmux.hub import SessionHub
+from tmuxweb.tokens import Principal
+from tmuxweb.watchers import Connection
 
 MAX_SIZE = 1000
 
@@ -45,14 +53,14 @@ def _fields(data: dict[str, Any], required: tuple[str, ...], optional: tuple[str
 
 
 def _pane(data: dict[str, Any], hub: SessionHub) -> str:
-    pane = tmux.check_pane(data.get("pane"))
+    pane = cmdline.check_pane(data.get("pane"))
     if pane not in hub.structure.panes:
         raise NotFound(f"no pane {pane} in this session")
     return pane
 
 
 def _window(data: dict[str, Any], hub: SessionHub) -> str:
-    window = tmux.check_window(data.get("window"))
+    window = cmdline.check_window(data.get("window"))
     if window not in hub.structure.windows:
         raise NotFound(f"no window {window} in this session")
     return window
@@ -73,47 +81,47 @@ def _typing_target(data: dict[str, Any], hub: SessionHub) -> str:
 
 def _input(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("text",), ("pane",))
-    raw = tmux.encode_text(data["text"])
+    raw = cmdline.encode_text(data["text"])
     if not raw:
         raise BadRequest("text must not be empty")
-    return tmux.send_bytes(_typing_target(data, hub), raw)
+    return cmdline.send_bytes(_typing_target(data, hub), raw)
 
 
 def _keys(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("keys",), ("pane",))
-    keys = tmux.check_keys(data["keys"])
-    return tmux.send_keys(_typing_target(data, hub), keys)
+    keys = cmdline.check_keys(data["keys"])
+    return cmdline.send_keys(_typing_target(data, hub), keys)
 
 
 def _paste(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("text",), ("pane",))
-    tmux.encode_text(data["text"])
+    cmdline.encode_text(data["text"])
     if not data["text"]:
         raise BadRequest("text must not be empty")
-    return tmux.paste(_typing_target(data, hub), data["text"], hub.paste_buffer_name())
+    return cmdline.paste(_typing_target(data, hub), data["text"], hub.paste_buffer_name())
 
 
 def _resize(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("cols", "rows"))
-    return tmux.resize_client(_size(data["cols"], "cols"), _size(data["rows"], "rows"))
+    return cmdline.resize_client(_size(data["cols"], "cols"), _size(data["rows"], "rows"))
 
 
-_PANE_DIRECTIONS = (*tmux.RESIZE_FLAGS, "next", "previous")
+_PANE_DIRECTIONS = (*cmdline.RESIZE_FLAGS, "next", "previous")
 
 
 def _select_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("pane",), ("direction",))
     pane = _pane(data, hub)
     if "direction" not in data:
-        return tmux.select_pane(pane)
+        return cmdline.select_pane(pane)
     if data["direction"] not in _PANE_DIRECTIONS:
         raise BadRequest("direction must be left, right, up, down, next or previous")
-    return tmux.select_pane_towards(pane, hub.structure.panes[pane].window, data["direction"])
+    return cmdline.select_pane_towards(pane, hub.structure.panes[pane].window, data["direction"])
 
 
 def _select_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("window",))
-    return tmux.select_window(_window(data, hub))
+    return cmdline.select_window(_window(data, hub))
 
 
 def _here(data: dict[str, Any]) -> bool:
@@ -128,45 +136,45 @@ def _split(data: dict[str, Any], hub: SessionHub) -> list[str]:
     direction = data["direction"]
     if direction not in ("horizontal", "vertical"):
         raise BadRequest("direction must be 'horizontal' or 'vertical'")
-    return tmux.split(_pane(data, hub), direction == "horizontal", _here(data))
+    return cmdline.split(_pane(data, hub), direction == "horizontal", _here(data))
 
 
 def _kill_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("pane",))
-    return tmux.kill_pane(_pane(data, hub))
+    return cmdline.kill_pane(_pane(data, hub))
 
 
 def _new_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, (), ("name", "cwd"))
-    name = tmux.check_name(data["name"], "window name") if "name" in data else None
-    return tmux.new_window(hub.session_id, name, _here(data))
+    name = cmdline.check_name(data["name"], "window name") if "name" in data else None
+    return cmdline.new_window(hub.session_id, name, _here(data))
 
 
 def _kill_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("window",))
-    return tmux.kill_window(_window(data, hub))
+    return cmdline.kill_window(_window(data, hub))
 
 
 def _rename_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("window", "name"))
-    name = tmux.check_name(data["name"], "window name")
-    return tmux.rename_window(_window(data, hub), name)
+    name = cmdline.check_name(data["name"], "window name")
+    return cmdline.rename_window(_window(data, hub), name)
 
 
 def _resize_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("pane", "direction"), ("cells",))
     direction = data["direction"]
-    if direction not in tmux.RESIZE_FLAGS:
+    if direction not in cmdline.RESIZE_FLAGS:
         raise BadRequest("direction must be left, right, up or down")
     cells = data.get("cells", 1)
     if type(cells) is not int or not 1 <= cells <= MAX_SIZE:
         raise BadRequest(f"cells must be an integer from 1 to {MAX_SIZE}")
-    return tmux.resize_pane(_pane(data, hub), direction, cells)
+    return cmdline.resize_pane(_pane(data, hub), direction, cells)
 
 
 def _zoom(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("pane",))
-    return tmux.zoom(_pane(data, hub))
+    return cmdline.zoom(_pane(data, hub))
 
 
 def _flag(data: dict[str, Any], name: str) -> bool:
@@ -179,29 +187,29 @@ def _flag(data: dict[str, Any], name: str) -> bool:
 def _session_step(kind: str) -> Builder:
     def build(data: dict[str, Any], hub: SessionHub) -> list[str]:
         _fields(data, ())
-        return tmux.session_step(kind, hub.session_id)
+        return cmdline.session_step(kind, hub.session_id)
 
     return build
 
 
 def _last_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("window",))
-    return tmux.last_pane(_window(data, hub))
+    return cmdline.last_pane(_window(data, hub))
 
 
 def _copy_mode(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("pane",), ("page_up",))
-    return tmux.copy_mode(_pane(data, hub), _flag(data, "page_up"))
+    return cmdline.copy_mode(_pane(data, hub), _flag(data, "page_up"))
 
 
 def _send_prefix(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("pane",), ("secondary",))
-    return tmux.send_prefix(_pane(data, hub), _flag(data, "secondary"))
+    return cmdline.send_prefix(_pane(data, hub), _flag(data, "secondary"))
 
 
 def _paste_buffer(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("pane",))
-    return tmux.paste_top_buffer(_pane(data, hub))
+    return cmdline.paste_top_buffer(_pane(data, hub))
 
 
 def _copy_prompt(data: dict[str, Any], hub: SessionHub) -> list[str]:
@@ -209,26 +217,26 @@ def _copy_prompt(data: dict[str, Any], hub: SessionHub) -> list[str]:
     non-interactive form: tmux's own prompt would never be answered."""
     _fields(data, ("pane", "command", "text"))
     command, text = modekeys.check_answer(data["command"], data["text"])
-    return tmux.copy_mode_command(_pane(data, hub), f"-X {command} {tmux.quote(text)}")
+    return cmdline.copy_mode_command(_pane(data, hub), f"-X {command} {cmdline.quote(text)}")
 
 
 def _rotate_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("window",), ("reverse",))
-    return tmux.rotate_window(_window(data, hub), _flag(data, "reverse"))
+    return cmdline.rotate_window(_window(data, hub), _flag(data, "reverse"))
 
 
 def _swap_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("pane", "direction"))
     if data["direction"] not in ("up", "down"):
         raise BadRequest("direction must be up or down")
-    return tmux.swap_pane(_pane(data, hub), data["direction"] == "up")
+    return cmdline.swap_pane(_pane(data, hub), data["direction"] == "up")
 
 
 def _select_layout(data: dict[str, Any], hub: SessionHub) -> list[str]:
     _fields(data, ("window", "layout"))
-    if data["layout"] != "next" and data["layout"] not in tmux.LAYOUTS:
-        raise BadRequest("layout must be next or one of " + ", ".join(sorted(tmux.LAYOUTS)))
-    return tmux.select_layout(_window(data, hub), data["layout"])
+    if data["layout"] != "next" and data["layout"] not in cmdline.LAYOUTS:
+        raise BadRequest("layout must be next or one of " + ", ".join(sorted(cmdline.LAYOUTS)))
+    return cmdline.select_layout(_window(data, hub), data["layout"])
 
 
 BUILDERS: dict[str, Builder] = {
@@ -337,7 +345,7 @@ async def run_command(
     """Check and run one command in its connection's order; the JSON reply."""
     seq = parse_seq(data)
     name = session or svc.config.default_session
-    conn = svc.connections.find(session_token, tmux.check_session_name(name))
+    conn = svc.connections.find(session_token, cmdline.check_session_name(name))
     if who.name != conn.principal.name:
         raise Forbidden("the session token belongs to another access token")
     hub = conn.hub
@@ -362,15 +370,15 @@ async def run_command(
                 return json.dumps(reply, separators=(",", ":")).encode()
         elif data["type"] == "copy-mode":
             hub.mark_mode(data["pane"])
-        # A typing command's replies come after its echo (SessionHub.send_typing).
+        # A typing command's replies come after its echo (echo.py).
         replies: asyncio.Future[list[Answer]]
         if not lines:
             replies = asyncio.gather()  # every key was unbound in the pane's mode
         elif data["type"] in TYPING:
-            replies = hub.send_typing(lines, pane)
+            replies = echo.send_typing(hub, lines, pane)
         else:
             replies = asyncio.gather(*hub.send(lines))
-    except TmuxWebError as err:
+    except (TmuxWebError, TmuxError) as err:
         _audit(svc, conn, data, resolved, refused=err.message)
         raise
     finally:
@@ -463,7 +471,7 @@ async def _mode_keys(
     target = data.get("pane") or hub.session_id
     for _ in range(_MODE_TRIES):
         serial = hub.mode_serial
-        (answer,) = await asyncio.gather(*hub.send(tmux.pane_mode(target)))
+        (answer,) = await asyncio.gather(*hub.send(cmdline.pane_mode(target)))
         fields = answer.text()[0].split(" ") if answer.reply.ok and answer.text() else []
         if len(fields) != 4:
             raise NotFound(f"no pane {target} in this session")
@@ -490,14 +498,14 @@ async def _resolve_keys(
     if table is None:
         if not set(keys) <= modekeys.LEAVE_KEYS:
             raise Conflict(f"the pane is in {mode}, which tmuxweb cannot drive; q or Escape leaves it"[:200])
-        return pane, tmux.send_keys(pane, keys), None
-    answers = await asyncio.gather(*hub.send([line for k in keys for line in tmux.list_key(table, k)]))
+        return pane, cmdline.send_keys(pane, keys), None
+    answers = await asyncio.gather(*hub.send([line for k in keys for line in cmdline.list_key(table, k)]))
     decisions = []
     for key, answer in zip(keys, answers):
         binding = _binding_of(key, table, answer)
         try:
             decisions.append(modekeys.decide(key, binding, owner, no_destroy))
-        except TmuxWebError:
+        except (TmuxWebError, TmuxError):
             audit["resolved"] = [*(d.resolved for d in decisions), binding or "(unbound)"]
             raise
     audit["resolved"] = [d.resolved for d in decisions]
@@ -508,8 +516,8 @@ async def _resolve_keys(
         return pane, [], asks[0]
     if owner:
         sent = [d.key for d in decisions if d.send_key]
-        return pane, tmux.send_keys(pane, sent) if sent else [], None
-    return pane, [tmux.copy_mode_command(pane, d.x_args)[0] for d in decisions if d.x_args], None
+        return pane, cmdline.send_keys(pane, sent) if sent else [], None
+    return pane, [cmdline.copy_mode_command(pane, d.x_args)[0] for d in decisions if d.x_args], None
 
 
 def _binding_of(key: str, table: str, answer: Answer) -> str | None:
@@ -540,7 +548,7 @@ async def _resolve_binding(data: dict[str, Any], hub: SessionHub) -> bindings.Re
     """The typed command a key binding stands for (see bindings.py)."""
     _fields(data, ("key",), ("table", "pane", "confirmed"))
     key = data["key"]
-    if not isinstance(key, str) or not tmux.KEY.fullmatch(key):
+    if not isinstance(key, str) or not cmdline.KEY.fullmatch(key):
         raise BadRequest("key must be a tmux key name")
     table = data.get("table", "prefix")
     if table not in ("prefix", "root"):
@@ -550,7 +558,7 @@ async def _resolve_binding(data: dict[str, Any], hub: SessionHub) -> bindings.Re
     if window is None or pane is None:
         raise NotFound("the session has no active pane")
     window = hub.structure.panes[pane].window
-    (answer,) = await asyncio.gather(*hub.send(tmux.list_key(table, key)))
+    (answer,) = await asyncio.gather(*hub.send(cmdline.list_key(table, key)))
     lines = answer.text() if answer.reply.ok else []
     parsed = bindings.parse_binding(lines[0]) if lines else None
     if parsed is None:

@@ -74,7 +74,7 @@ class Config:
     # get): it is replaced and the waiting requests get 503.
     reply_deadline: float = 10.0
     # How long a typing command's reply waits for the pane's echo, which
-    # goes out first (SessionHub.send_typing); without one, the reply.
+    # goes out first (echo.send_typing); without one, the reply.
     echo_wait: float = 0.005
     # Access control (see SECURITY.md).
     readonly: bool = False
@@ -96,7 +96,7 @@ class Config:
     # after it opened (or after the head began, on a kept-alive one) is
     # closed, with 408 if part of a head came (httpproto.py).
     head_timeout: float = 10.0
-    # Open TCP connections overall and per peer address (connections.py);
+    # Open TCP connections overall and per peer address (admission.py);
     # a full server drops connections that do no work before refusing one.
     max_connections: int = 512
     max_connections_per_address: int = 32

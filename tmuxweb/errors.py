@@ -9,24 +9,34 @@ Hierarchy::
     ├── NotFound            404  unknown session, window, pane or route
     ├── MethodNotAllowed    405  a method the route does not serve (with Allow)
     ├── Timeout             408  a request body that arrives too slowly
-    ├── Conflict            409  a repeated command number; an upload's name is taken
-    ├── TmuxRefused         409  tmux answered a command with %error (message is tmux's)
+    ├── Conflict            409  a repeated command number; an upload's name is taken;
+    │                            tmux answered a command with %error (message is tmux's)
     ├── PayloadTooLarge     413  request body over the limit
     ├── UnsupportedMedia    415  a request body that is not JSON
     ├── RangeNotSatisfiable 416  a file Range outside the file (with Content-Range)
     ├── TooManyRequests     429  too many streams, or too many failed logins
-    └── TmuxUnavailable     503  tmux is not reachable: server gone, control client exited
-        └── TmuxStalled     503  tmux did not answer within the reply deadline (client replaced)
+    └── ServiceUnavailable  503  tmux is not reachable: server gone, control client
+                                 exited or missed the reply deadline (client replaced)
 
 Handlers raise these; `app.py` maps them to `{"error": message}` responses
 with `status` below, so no traceback and no foreign exception ever reaches a
-client.
+client. The tmux layer raises its own errors (tmux/errors.py), which know
+nothing of HTTP: `TMUX_ERRORS` below is where they get their statuses.
 """
 
 from __future__ import annotations
 
 import json
 from typing import ClassVar
+
+from tmuxweb.tmux.errors import (
+    InvalidArgument,
+    SessionExists,
+    SessionNotFound,
+    TmuxError,
+    TmuxRefused,
+    TmuxUnavailable,
+)
 
 
 class TmuxWebError(Exception):
@@ -88,13 +98,8 @@ class Timeout(TmuxWebError):
 
 class Conflict(TmuxWebError):
     """Raised when a command's number was already used, or an upload's
-    target exists (without overwrite) or is not a regular file."""
-
-    status = 409
-
-
-class TmuxRefused(TmuxWebError):
-    """Raised when tmux answers a command with %error."""
+    target exists (without overwrite) or is not a regular file; the status
+    of tmux's %error (TmuxRefused)."""
 
     status = 409
 
@@ -130,15 +135,28 @@ class TooManyRequests(TmuxWebError):
     status = 429
 
 
-class TmuxUnavailable(TmuxWebError):
-    """Raised when tmux cannot be reached (server gone, client exited)."""
+class ServiceUnavailable(TmuxWebError):
+    """The status of TmuxUnavailable (and TmuxStalled): tmux cannot be
+    reached, or its control client missed the reply deadline."""
 
     status = 503
 
 
-class TmuxStalled(TmuxUnavailable):
-    """Raised for the commands waiting on a control client that missed the
-    reply deadline; it is killed and replaced by a fresh one."""
+# The tmux layer's errors and what each becomes, most general last: the
+# first class of an error's MRO found here decides.
+TMUX_ERRORS: dict[type[TmuxError], type[TmuxWebError]] = {
+    InvalidArgument: BadRequest,
+    SessionNotFound: NotFound,
+    SessionExists: BadRequest,
+    TmuxRefused: Conflict,
+    TmuxUnavailable: ServiceUnavailable,
+}
+
+
+def from_tmux(err: TmuxError) -> TmuxWebError:
+    """The client-facing error for an error of the tmux layer (same message)."""
+    kind = next((TMUX_ERRORS[c] for c in type(err).__mro__ if c in TMUX_ERRORS), TmuxWebError)
+    return kind(err.message)
 
 
 def error_body(message: str) -> bytes:

@@ -48,17 +48,19 @@ from tmuxweb.errors import (
     RangeNotSatisfiable,
     TmuxWebError,
 )
+from tmuxweb.fileheaders import (
+    UnsatisfiableRange,
+    content_disposition,
+    media_type,
+    parse_range,
+)
 from tmuxweb.paths import (
     UPLOAD_PREFIX,
     Root,
     Target,
-    UnsatisfiableRange,
     check_new_name,
-    content_disposition,
     is_hidden,
     locate,
-    media_type,
-    parse_range,
     roots_of,
     split_path,
     within_root,

@@ -12,7 +12,7 @@ before any of it reaches the application.
 It also bounds connections in time and number, which uvicorn does not do
 for a connection that never completes a request: a head must be complete
 within `head_timeout` (408, or a silent close if nothing came at all), and
-each connection is admitted by the ConnectionGate (connections.py), which
+each connection is admitted by the ConnectionGate (admission.py), which
 makes room by dropping connections that do no work, or answers 503; and a
 client that takes none of a response for a while is reset, so that
 not reading cannot hold a connection busy (never dropped) for ever.
@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from tmuxweb.connections import ConnectionGate
+from tmuxweb.admission import ConnectionGate
 from tmuxweb.errors import error_body
 
 log = logging.getLogger("tmuxweb.http")

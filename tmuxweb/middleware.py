@@ -16,7 +16,7 @@ Order, outermost first (see `app.py`):
 In front of all of them, the HTTP protocol itself (httpproto.py) refuses a
 request head over 16 KiB with 431, one not complete in time with 408, a
 repeated Host (and the like) or a target naming another host with 400, and
-admits connections within caps (connections.py).
+admits connections within caps (admission.py).
 
 Pure ASGI rather than BaseHTTPMiddleware, which is documented to misbehave
 with streaming responses.
@@ -42,10 +42,17 @@ from tmuxweb.tokens import OWNER, Principal
 
 access_log = logging.getLogger("tmuxweb.access")
 
+# The one Trusted Types policy the page may create (static/trusted.js).
+TRUSTED_TYPES_POLICY = "tmuxweb-worker"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
+    "form-action 'self'; frame-ancestors 'none'; "
+    # Trusted Types: string assignments to innerHTML, script URLs and the
+    # like throw, so "never innerHTML" is the browser's rule, not a habit.
+    # One policy may exist, static/trusted.js's, which admits only our own
+    # Markdown worker's URL.
+    f"require-trusted-types-for 'script'; trusted-types {TRUSTED_TYPES_POLICY}"
 )
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 from tmuxweb.bindings import Unsupported, tokenize
 from tmuxweb.errors import BadRequest, Conflict, Forbidden
-from tmuxweb.tmux.commands import KEY, MAX_KEYS, quote
+from tmuxweb.tmux.cmdline import KEY, MAX_KEYS, quote
+from tmuxweb.tmux.errors import InvalidArgument
 
 # Modes whose keys go through a key table (window-copy.c serves both).
 COPY_MODES = frozenset({"copy-mode", "view-mode"})
@@ -254,7 +255,7 @@ def _move_or_select(key: str, binding: str, commands: list[list[str]]) -> Decisi
         raise refuse  # a format that runs a shell command
     try:
         quoted = " ".join(quote(a) for a in args)
-    except BadRequest:
+    except InvalidArgument:
         raise refuse from None
     head = ("-F " if "F" in flags else "") + (f"-N {count} " if count else "")
     x_args = f"{head}-X {command}" + (f" {quoted}" if quoted else "")

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from tmuxweb.audit import AuditLog
-from tmuxweb.auth import Connections, Tickets
+from tmuxweb.auth import Tickets
 from tmuxweb.config import Config
 from tmuxweb.ratelimit import FailureLimiter
+from tmuxweb.sse import encode_event
 from tmuxweb.tmux.server import TmuxServer
 from tmuxweb.tokens import OWNER, Principal, TokenError, TokenStore, default_store_path
+from tmuxweb.watchers import Connections
 
 log = logging.getLogger("tmuxweb")
 
@@ -35,7 +37,7 @@ class Services:
         tokens.load()
         return cls(
             config=config,
-            tmux=TmuxServer(config),
+            tmux=TmuxServer(config, encode_event),
             tickets=Tickets(config.ticket_ttl),
             connections=Connections(config.max_streams, config.max_streams_per_token),
             tokens=tokens,

@@ -12,29 +12,28 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
-
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from tmuxweb.auth import Connection, Reservation
-from tmuxweb.errors import MethodNotAllowed, TmuxUnavailable
+from tmuxweb.errors import MethodNotAllowed
 from tmuxweb.policy import may_administer
 from tmuxweb.services import Services, principal, services
-from tmuxweb.tmux.commands import check_session_name
+from tmuxweb.sse import encode_event, farewell, without_id
+from tmuxweb.tmux.cmdline import check_session_name
+from tmuxweb.tmux.errors import TmuxUnavailable
 from tmuxweb.tmux.hub import (
     HubClosing,
     HubEvent,
     SessionHub,
     Snapshot,
     Subscription,
-    encode_event,
-    farewell,
 )
 from tmuxweb.tmux.server import SessionInfo
 from tmuxweb.tokens import Principal
+from tmuxweb.watchers import Connection, Reservation
 
 PROTOCOL_VERSION = 1
 # Optional features a client may use; see DATA-FLOW.md.
@@ -278,7 +277,7 @@ async def _stream(
                 if snap is None:
                     chunk = b"".join(e.wire for e in events)
                 else:
-                    chunk = b"".join(e.wire if e.seq > snap.last else e.without_id() for e in events if snap.wants(e))
+                    chunk = b"".join(e.wire if e.seq > snap.last else without_id(e) for e in events if snap.wants(e))
                 if chunk:
                     yield chunk
                 if sub.closed:

@@ -76,9 +76,28 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+# Every CSP violation in the page, Trusted Types ones included, becomes a
+# console error that `new_page` collects: Chromium reports some (a refused
+# `<style>`) on the console, but a Trusted Types refusal that the page's
+# code catches would otherwise pass unseen. Installed before any script of
+# the page runs; the init script is added by the test runner, not the page,
+# so the CSP does not apply to it.
+VIOLATION_MARK = "Content Security Policy violation:"
+REPORT_VIOLATIONS = (
+    "document.addEventListener('securitypolicyviolation', (event) => console.error("
+    f"{VIOLATION_MARK!r} + ` ${{event.effectiveDirective}} blocked ${{event.blockedURI}}`"
+    " + ` at ${event.sourceFile}:${event.lineNumber} (${event.sample})`), true);"
+)
+
+
+def _is_violation(text: str) -> bool:
+    lower = text.lower()
+    return "script" in lower or "security policy" in lower or "trusted" in lower
+
+
 @pytest.fixture
 def page_errors() -> list[str]:
-    """Uncaught page errors and CSP violations, collected by `new_page`."""
+    """Uncaught page errors, CSP and Trusted Types violations, collected by `new_page`."""
     return []
 
 
@@ -98,10 +117,11 @@ def new_page(browser: Any, page_errors: list[str], tmuxweb_server: Any) -> Itera
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.on("pageerror", lambda error: page_errors.append(f"pageerror: {error}"))
+        page.add_init_script(REPORT_VIOLATIONS)
         page.on(
             "console",
             lambda message: page_errors.append(f"console: {message.text}")
-            if message.type == "error" and ("script" in message.text.lower() or "Security Policy" in message.text)
+            if message.type == "error" and _is_violation(message.text)
             else None,
         )
         return page

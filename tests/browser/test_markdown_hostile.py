@@ -65,8 +65,21 @@ def test_hostile_markdown_renders_without_script_and_the_page_stays_responsive(
         if name == "scripts":
             screenshot(page, "markdown-hostile-scripts")
         page.click(".files-back")
-    # The script-laden document is ordinary Markdown: it renders, as text.
-    assert outcomes["scripts"] == "rendered"
-    page.locator(f".files-entry[data-name='{FILE_NAMES['scripts']}']").click()
-    page.wait_for_selector("#files-panel .markdown")
-    assert "<script>window.__pwned=1</script>" in page.inner_text("#files-panel .markdown")[:5000]
+    # The script-laden document is ordinary Markdown: rendered in full (with
+    # no deadline: whether 1 MiB beats the viewer's 600 ms is a matter of the
+    # machine's load, not of safety), its scripts are text and none runs.
+    shown = page.evaluate(
+        """async (source) => {
+            const { renderMarkdown } = await import("./static/markdown.js");
+            const root = await renderMarkdown(source, {}, 120000);
+            document.body.append(root);
+            return {
+                text: root.textContent.slice(0, 5000),
+                unsafe: root.querySelectorAll("%s").length,
+            };
+        }""" % UNSAFE,
+        documents()["scripts"],
+    )
+    assert "<script>window.__pwned=1</script>" in shown["text"]
+    assert shown["unsafe"] == 0
+    assert page.evaluate("() => window.__pwned === undefined")

@@ -30,7 +30,7 @@ def session(tmuxweb_server: RunningServer, tmux_server: TmuxServer) -> Iterator[
 
 def record_raw(tmux: TmuxServer, pane: str, path: Path, size: int) -> None:
     """Make the pane copy the next `size` raw bytes it receives to `path`."""
-    tmux.run("send-keys", "-t", pane, "-l", f"stty raw -echo; head -c {size} > {path}; stty sane; echo done-recording")
+    tmux.run("send-keys", "-t", pane, "-l", f"stty raw -echo; head -c {size} > {path}; stty sane; echo recorded-$((6*7))")
     tmux.run("send-keys", "-t", pane, "Enter")
     wait_until(lambda: path.exists(), what="recorder started")
 
@@ -41,7 +41,7 @@ def test_input_reaches_the_pane_byte_for_byte(session: Session, tmux_server: Tmu
     record_raw(tmux_server, "%0", out, len(raw))
     r = session.command(type="input", pane="%0", text=HOSTILE)
     assert r.json() == {"ok": True}
-    tmux_server.wait_for_text("%0", "done-recording")
+    tmux_server.wait_for_text("%0", "recorded-42")
     assert out.read_bytes() == raw
 
 
@@ -51,7 +51,7 @@ def test_paste_is_literal_and_strips_escape(session: Session, tmux_server: TmuxS
     expected = text.replace("\n", "\r").encode()  # paste-buffer turns LF into CR, as a terminal paste does
     record_raw(tmux_server, "%0", out, len(expected))
     assert session.command(type="paste", pane="%0", text=text + "\x1b").status_code == 200
-    tmux_server.wait_for_text("%0", "done-recording")
+    tmux_server.wait_for_text("%0", "recorded-42")
     assert out.read_bytes() == expected
 
 
@@ -73,7 +73,7 @@ def test_commands_with_seq_run_in_order_even_when_requests_overtake(session: Ses
             pool.map(lambda i: session.command(type="input", pane="%0", text=letters[i], seq=i + 1), order)
         )
     assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
-    tmux_server.wait_for_text("%0", "done-recording")
+    tmux_server.wait_for_text("%0", "recorded-42")
     assert out.read_text() == letters
     again = session.command(type="input", pane="%0", text="x", seq=3)
     assert again.status_code == 409

@@ -719,7 +719,7 @@ def test_session_named_like_a_session_id_is_not_reported_as_tmux_unavailable(tmu
 
 def record_raw(tmux: TmuxServer, path: Path, size: int) -> None:
     """Make %0 copy the next `size` raw bytes it receives to `path`."""
-    tmux.run("send-keys", "-t", "%0", "-l", f"stty raw -echo; head -c {size} > {path}; stty sane; echo done-recording")
+    tmux.run("send-keys", "-t", "%0", "-l", f"stty raw -echo; head -c {size} > {path}; stty sane; echo recorded-$((6*7))")
     tmux.run("send-keys", "-t", "%0", "Enter")
     wait_until(lambda: path.exists(), what="recorder started")
 
@@ -730,7 +730,7 @@ def test_option_injection_paste_starting_with_a_dash_is_pasted_literally(watcher
     record_raw(tmux_server, out, len(text))
     r = watcher.command(type="paste", pane="%0", text=text)
     assert r.status_code == 200, r.text
-    tmux_server.wait_for_text("%0", "done-recording")
+    tmux_server.wait_for_text("%0", "recorded-42")
     assert out.read_bytes() == text.encode()
 
 
@@ -745,7 +745,7 @@ def test_paste_with_a_nul_byte_is_refused_or_delivered_whole(watcher: Session, t
     assert r.status_code == 200, r.text
     # fill whatever the paste did not deliver, byte-exact, so the recorder ends
     watcher.command(type="input", pane="%0", text="#" * len(text))
-    tmux_server.wait_for_text("%0", "done-recording")
+    tmux_server.wait_for_text("%0", "recorded-42")
     assert out.read_bytes()[: len(text)] == text.encode()
 
 

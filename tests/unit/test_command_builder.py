@@ -1,4 +1,4 @@
-"""tmuxweb.tmux.commands: the quoting and checks that keep client strings
+"""tmuxweb.tmux.cmdline: the quoting and checks that keep client strings
 from ever becoming tmux syntax.
 
 The oracle is real tmux 3.3a: generated words are quoted by our functions,
@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import TMUX, TmuxServer, new_tmux_server, tmux_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import TMUX, TmuxServer, new_tmux_server, tmux_env
-from tmuxweb.errors import BadRequest
-from tmuxweb.tmux import commands
-from tmuxweb.tmux.commands import (
+from tmuxweb.tmux import cmdline
+from tmuxweb.tmux.cmdline import (
     HEX_CHUNK,
     KEY,
     MAX_NAME,
@@ -38,6 +37,7 @@ from tmuxweb.tmux.commands import (
     quote_text,
     send_bytes,
 )
+from tmuxweb.tmux.errors import InvalidArgument
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # A few examples per property: every example costs one tmux client run.
@@ -120,7 +120,7 @@ def test_quoted_word_reaches_tmux_byte_for_byte(tmux: Parser, words: list[str]) 
 
 @given(st.text(min_size=1).filter(lambda s: CONTROL.search(s) is not None))
 def test_quote_refuses_control_characters_that_would_end_the_command_line(word: str) -> None:
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidArgument):
         quote(word)
 
 
@@ -162,20 +162,20 @@ def test_quoted_text_expands_no_home_variable_or_tilde(tmux: Parser) -> None:
 
 def test_paste_with_a_nul_byte_is_refused_not_truncated() -> None:
     # tmux ends a quoted string at an escaped NUL, so it cannot be pasted whole.
-    with pytest.raises(BadRequest, match="NUL"):
-        commands.paste("%0", "before\x00after", "b0")
+    with pytest.raises(InvalidArgument, match="NUL"):
+        cmdline.paste("%0", "before\x00after", "b0")
 
 
 @pytest.mark.parametrize("text", ["- item", "-a", "--", "-w", "-b other"])
 def test_paste_text_starting_with_a_dash_is_data_not_flags(tmux: Parser, text: str) -> None:
-    set_buffer, paste_buffer = commands.paste("%0", text, "b0")
+    set_buffer, paste_buffer = cmdline.paste("%0", text, "b0")
     assert paste_buffer.startswith("paste-buffer")
     assert tmux.stored([set_buffer]) == [text.encode()]
 
 
 def test_paste_strips_escape_so_it_cannot_end_bracketed_paste(tmux: Parser) -> None:
     text = "safe\x1b[201~rm -rf ~\r"
-    set_buffer, _ = commands.paste("%0", text, "b0")
+    set_buffer, _ = cmdline.paste("%0", text, "b0")
     assert tmux.stored([set_buffer]) == [b"safe[201~rm -rf ~\r"]
 
 
@@ -213,7 +213,7 @@ def test_pane_ids_are_accepted(pane: str) -> None:
     ["0", "%", "%-1", "% 1", "%1 ", "%1\n", "%1;kill-server", "%1 -t %2", "%1.0", "main:0.1", "%٣", "%1234567890", "@1", "$1", 1, None, ["%1"]],
 )
 def test_anything_but_a_pane_id_is_refused(pane: object) -> None:
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidArgument):
         check_pane(pane)
 
 
@@ -224,13 +224,13 @@ def test_window_ids_are_accepted(window: str) -> None:
 
 @pytest.mark.parametrize("window", ["0", "@", "@1\n", "@1;x", "main:1", "%1", "@1 ", "@١", 5])
 def test_anything_but_a_window_id_is_refused(window: object) -> None:
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidArgument):
         check_window(window)
 
 
 @pytest.mark.parametrize("session", ["$a", "$", "1", "$1 ", "main", "$1;x", 1])
 def test_anything_but_a_session_id_is_refused(session: object) -> None:
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidArgument):
         check_session_id(session)
     assert check_session_id("$3") == "$3"
 
@@ -240,7 +240,7 @@ def test_anything_but_a_session_id_is_refused(session: object) -> None:
     ["", "x" * (MAX_NAME + 1), "-t", "--", "-", " lead", "trail ", "a\nb", "a\rb", "a\x00b", "a\x1bb", "a\tb", "a\x7fb", "a\x9bb", "a\u2028b", 5, None, ["x"]],
 )
 def test_bad_names_are_refused(name: object) -> None:
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidArgument):
         check_name(name)
 
 
@@ -249,7 +249,7 @@ def test_check_name_accepts_exactly_the_documented_names(name: str) -> None:
     documented = not CONTROL.search(name) and not name.startswith("-") and name == name.strip()
     try:
         check_name(name)
-    except BadRequest:
+    except InvalidArgument:
         assert not documented
     else:
         assert documented
@@ -258,7 +258,7 @@ def test_check_name_accepts_exactly_the_documented_names(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["a:b", "a.b", ":", "."])
 def test_session_names_with_tmux_target_separators_are_refused(name: str) -> None:
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidArgument):
         check_session_name(name)
 
 
@@ -272,7 +272,7 @@ def test_tmux_key_names_are_accepted(keys: list[str]) -> None:
     [[], "Enter", ["Enter", "-t"], ["-H"], ["C-c;kill-server"], ["Enter "], ["a b"], ["\n"], ["\x00"], ["F13"], ["C-"], [5], ["Enter"] * 257],
 )
 def test_anything_but_a_list_of_key_names_is_refused(keys: object) -> None:
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidArgument):
         check_keys(keys)
 
 
@@ -301,13 +301,13 @@ def test_input_bytes_are_hex_in_bounded_lines_that_decode_back(data: bytes) -> N
 def test_every_builder_writes_plain_single_line_commands_without_lists() -> None:
     name = "x;y #{z} 'q' \"q\" $H ~ \\"
     lines = [
-        *commands.send_keys("%1", ["Enter", ";"]),
-        *commands.paste("%1", "a\nb;c\n", "buf"),
-        *commands.new_window("$1", name),
-        *commands.rename_window("@1", name),
-        *commands.new_session(name),
-        *commands.select_pane("%1"),
-        *commands.kill_window("@1"),
+        *cmdline.send_keys("%1", ["Enter", ";"]),
+        *cmdline.paste("%1", "a\nb;c\n", "buf"),
+        *cmdline.new_window("$1", name),
+        *cmdline.rename_window("@1", name),
+        *cmdline.new_session(name),
+        *cmdline.select_pane("%1"),
+        *cmdline.kill_window("@1"),
     ]
     for line in lines:
         assert "\n" not in line and "\r" not in line

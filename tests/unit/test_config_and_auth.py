@@ -7,15 +7,17 @@ import asyncio
 import time
 
 import pytest
+from helpers import wait_until
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import wait_until
-from tmuxweb.auth import MAX_SECRET_LENGTH, Connections, Tickets, new_secret, token_matches
+from tmuxweb.auth import MAX_SECRET_LENGTH, Tickets, new_secret, token_matches
 from tmuxweb.config import Config, Secret, is_loopback, strip_port
 from tmuxweb.errors import Conflict, Forbidden
+from tmuxweb.sse import encode_event
 from tmuxweb.tmux.hub import SessionHub
 from tmuxweb.tokens import OWNER, Principal
+from tmuxweb.watchers import Connections
 
 TOKEN = new_secret()
 
@@ -209,7 +211,7 @@ def test_every_ticket_is_different() -> None:
 
 def hub(session_id: str, name: str) -> SessionHub:
     """A hub that is never started: Connections only reads its identity."""
-    return SessionHub(config(), session_id, name, lambda _: None)
+    return SessionHub(config(), session_id, name, lambda _: None, encode_event)
 
 
 def test_session_token_finds_its_stream_by_session_name_or_id() -> None:

@@ -1,4 +1,5 @@
-"""The path rules, one by one: the pure string checks (paths.py) and the
+"""The path rules, one by one: the pure string checks (paths.py), the
+headers of a served file (fileheaders.py) and the
 walk below a root (files.py) on real files in a temporary directory."""
 
 from __future__ import annotations
@@ -16,18 +17,20 @@ from pathlib import Path
 import pytest
 
 from tmuxweb.errors import BadRequest, Forbidden, NotFound
+from tmuxweb.fileheaders import (
+    UnsatisfiableRange,
+    content_disposition,
+    media_type,
+    parse_range,
+)
 from tmuxweb.files import list_directory, open_directory, open_file, walk
 from tmuxweb.paths import (
     MAX_NAME,
     MAX_PATH,
     Root,
     Target,
-    UnsatisfiableRange,
     check_new_name,
-    content_disposition,
     locate,
-    media_type,
-    parse_range,
     split_path,
 )
 

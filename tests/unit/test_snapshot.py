@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import TMUX, TmuxServer, new_tmux_server, tmux_env, wait_until
-from tmuxweb.tmux.commands import escape_format, quote_text
+from tmuxweb.tmux.cmdline import escape_format, quote_text
 from tmuxweb.tmux.layout import to_json
 from tmuxweb.tmux.protocol import Notification, Parser, Reply
 from tmuxweb.tmux.snapshot import (
@@ -201,6 +201,29 @@ def test_panes_are_parsed_with_geometry_matching_tmux(tmux_server: TmuxServer) -
     assert not zero.alternate_on and not zero.dead and not zero.in_mode and zero.cursor_visible
     structure = Structure.parse(reply(tmux_server, list_windows("$0"))[1], lines)
     assert structure.active_window == "@0" and structure.active_pane("@0") == "%2"
+
+
+def structure_of(tmux: TmuxServer) -> Structure:
+    return Structure.parse(reply(tmux, list_windows("$0"))[1], reply(tmux, list_panes("$0"))[1])
+
+
+def test_structure_changes_name_what_changed_in_the_order_watchers_apply_them(tmux_server: TmuxServer) -> None:
+    before = structure_of(tmux_server)
+    assert before.changes_to(before) == ([], [])
+    tmux_server.run("split-window", "-h", "-t", "%0")
+    tmux_server.run("new-window", "-d", "-t", "$0")
+    tmux_server.run("rename-window", "-t", "@0", "renamed")
+    after = structure_of(tmux_server)
+    events, added = before.changes_to(after)
+    names = [name for name, _ in events]
+    assert sorted(added) == ["%1", "%2"]
+    assert names[0] == "window-added" and events[0][1]["window"]["id"] == "@1"
+    assert ("window-renamed", {"window": "@0", "name": "renamed"}) in events
+    assert names.index("window-renamed") < names.index("layout") < names.index("pane-selected")
+    assert {p["id"] for p in events[names.index("layout")][1]["panes"]} == {"%0", "%1"}
+    back, _ = after.changes_to(before)
+    assert ("pane-closed", {"pane": "%1"}) in back and ("window-closed", {"window": "@1"}) in back
+    assert [n for n, _ in back].index("layout") < [n for n, _ in back].index("window-closed")
 
 
 def test_pane_modes_and_hidden_cursor_are_restored_in_the_right_order(tmux_server: TmuxServer) -> None:

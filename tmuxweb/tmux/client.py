@@ -23,7 +23,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tmuxweb.errors import NotFound, TmuxRefused, TmuxStalled, TmuxUnavailable
+from tmuxweb.tmux.errors import (
+    SessionNotFound,
+    TmuxRefused,
+    TmuxStalled,
+    TmuxUnavailable,
+)
 from tmuxweb.tmux.protocol import Event, Exit, Notification, Parser, Reply
 
 log = logging.getLogger("tmuxweb.tmux")
@@ -33,7 +38,7 @@ START_TIMEOUT = 10.0
 # (and the other way round).
 EXIT_TIMEOUT = 5.0
 # Marks our control clients in their environment so a later tmuxweb can
-# recognise orphans of its own (see reap_orphans in hub.py).
+# recognise orphans of its own (see reap_orphans in server.py).
 MARKER = "TMUXWEB_CONTROL_CLIENT"
 
 _PR_SET_PDEATHSIG = 1
@@ -208,7 +213,7 @@ class ControlClient:
             raise
         if self._start_error is not None or self.state is ClientState.CLOSED:
             await self.close()
-            raise NotFound(self._start_error or "tmux session not found")
+            raise SessionNotFound(self._start_error or "tmux session not found")
 
     # -- commands ----------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """One hub per watched tmux session: its control client, state and fan-out.
 
 Every event the hub produces gets the next sequence number in stream order
-and is encoded to SSE bytes once; subscribers share those bytes. Each
+and is encoded once, by the encoder the stream side gives it (sse.py: the
+hub does not know the wire format); subscribers share those bytes. Each
 subscriber has a queue bounded in bytes: a subscriber that falls behind by
 more than that loses its queue and is resynchronised from a fresh snapshot
 (its own problem; nobody else waits for it).
@@ -23,19 +24,19 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tmuxweb.config import Config
-from tmuxweb.errors import TmuxStalled, TmuxUnavailable
 from tmuxweb.tmux.client import Answer, ControlClient
-from tmuxweb.tmux.commands import quote
+from tmuxweb.tmux.cmdline import quote
+from tmuxweb.tmux.errors import TmuxStalled, TmuxUnavailable
 from tmuxweb.tmux.protocol import Event, Notification, Output, PaneDecoders
 from tmuxweb.tmux.snapshot import (
     PaneInfo,
     Structure,
-    list_panes,
     buffer_text,
     capture_lines,
+    list_panes,
     list_windows,
     parse_panes,
     split_capture,
@@ -80,31 +81,32 @@ class HubEvent:
     seq: int
     name: str
     pane: str | None
-    data: bytes
-    wire: bytes
-
-    def without_id(self) -> bytes:
-        return b"event: " + self.name.encode() + b"\ndata: " + self.data + b"\n\n"
+    data: bytes  # the payload as JSON
+    wire: bytes  # the whole event as the streams write it
 
 
-def encode_event(name: str, payload: Any, event_id: str | None) -> tuple[bytes, bytes]:
-    """(JSON data, complete SSE frame). JSON never contains a raw newline."""
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    head = b"event: " + name.encode() + b"\n"
-    if event_id is not None:
-        head += b"id: " + event_id.encode() + b"\n"
-    return data, head + b"data: " + data + b"\n\n"
+class Encoder(Protocol):
+    """Turns an event into (its payload as JSON, the bytes a stream writes);
+    the stream side's `sse.encode_event`. Called once per event."""
+
+    def __call__(self, name: str, payload: Any, event_id: str | None) -> tuple[bytes, bytes]: ...
 
 
-# Above every real sequence number: a farewell is never filtered as "older
-# than the snapshot".
-_LAST = 2**62
+class OutputWatch(Protocol):
+    """Someone waiting for panes' output (echo.py: the replies of typing
+    commands). Installed as `SessionHub.output_watch` only while it waits,
+    so output costs nothing more when nobody does."""
+
+    def echoed(self, pane: str) -> None:
+        """`pane`'s output has just been queued for every watcher."""
+
+    def release(self) -> None:
+        """The control client is gone or replaced: stop waiting."""
 
 
-def farewell(reason: str) -> HubEvent:
-    """An `exit` event for one watcher that the server ends."""
-    data, wire = encode_event("exit", {"reason": reason}, None)
-    return HubEvent(_LAST, "exit", None, data, wire)
+# Above every real sequence number: an event the server sends one watcher
+# when it ends its stream is never filtered as "older than the snapshot".
+LAST = 2**62
 
 
 class HubClosing(TmuxUnavailable):
@@ -184,25 +186,6 @@ class Snapshot:
         return event.seq > self.position
 
 
-class _EchoWait:
-    """A typing command whose replies are in, waiting for its pane's next
-    output (the echo) to go out to the watchers, or for its deadline."""
-
-    __slots__ = ("done", "answers", "pane", "timer")
-
-    def __init__(self, done: asyncio.Future[list[Answer]], answers: list[Answer], pane: str | None) -> None:
-        self.done = done
-        self.answers = answers
-        self.pane = pane  # None: any pane of the session (tmux picks the active one)
-        self.timer: asyncio.TimerHandle | None = None
-
-    def finish(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        if not self.done.done():
-            self.done.set_result(self.answers)
-
-
 @dataclass(slots=True)
 class _Refresh:
     pending: bool = False
@@ -214,9 +197,15 @@ class SessionHub:
     """The control client of one tmux session and everybody watching it."""
 
     def __init__(
-        self, config: Config, session_id: str, name: str, on_closed: Callable[[SessionHub], None]
+        self,
+        config: Config,
+        session_id: str,
+        name: str,
+        on_closed: Callable[[SessionHub], None],
+        encode: Encoder,
     ) -> None:
         self.config = config
+        self._encode = encode
         self.session_id = session_id
         self.name = name
         # Event ids are "<epoch>-<seq>"; the epoch tells a resuming client's
@@ -238,9 +227,9 @@ class SessionHub:
         self._snapshots: set[asyncio.Future[tuple[PaneInfo | None, str, int]]] = set()
         self._paste_serial = 0
         self._capture_serial = 0
-        # Insertion-ordered, O(1) removal: thousands may wait at once when a
-        # program types fast into a pane that echoes slowly.
-        self._echo_waits: dict[_EchoWait, None] = {}
+        # Told of every pane output while set (echo.py sets it while typing
+        # commands wait for their echo).
+        self.output_watch: OutputWatch | None = None
         self.prefix: list[str] = []
         # Panes that may have changed mode since the last structure (mode
         # mark → its serial): keys typed into them are resolved first
@@ -306,9 +295,7 @@ class SessionHub:
             if not fut.done():
                 fut.set_exception(TmuxStalled(reason))
                 fut.exception()  # snapshot() retries on the fresh client
-        for wait in self._echo_waits:
-            wait.finish()
-        self._echo_waits.clear()
+        self._release_output_watch()
         self._refresh = _Refresh()
         self._restarting = asyncio.get_running_loop().create_future()
         self._spawn(self._reattach(self._client, reason))
@@ -388,56 +375,21 @@ class SessionHub:
 
     # -- commands ------------------------------------------------------------
 
-    def send(self, lines: list[str]) -> list[asyncio.Future[Answer]]:
-        """Write commands now (their order is fixed here); await the futures."""
-        return self._client.send(lines)
+    def send(
+        self, lines: list[str], on_done: Callable[[list[Answer]], None] | None = None
+    ) -> list[asyncio.Future[Answer]]:
+        """Write commands now (their order is fixed here); await the futures.
+        `on_done` runs in the reader at the replies' stream position (see
+        ControlClient.send)."""
+        return self._client.send(lines, on_done=on_done)
 
     async def run(self, lines: list[str]) -> list[Answer]:
         return await self._client.run(lines)
 
-    def send_typing(self, lines: list[str], pane: str | None) -> asyncio.Future[list[Answer]]:
-        """Write typing commands now; the future resolves with their replies
-        once the pane's next output has been handed to the watchers, or
-        `config.echo_wait` after the replies (at once on an %error).
-
-        Why wait: on a keystroke, anything this process does between tmux's
-        reply and the echo delays the echo by more than its own duration
-        (tmux, the pty and this process share two cores; benchmarks/README.md
-        measures it), and the echo is what the person typing waits for. So
-        the HTTP reply, which nobody waits for, goes out after it.
-        """
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[list[Answer]] = loop.create_future()
-
-        def replied(answers: list[Answer]) -> None:
-            # In the reader, at the replies' stream position: output parsed
-            # after this point is the command's echo, or later.
-            wait = _EchoWait(done, answers, pane)
-            if any(not a.reply.ok for a in answers) or self.closed:
-                wait.finish()
-                return
-            wait.timer = loop.call_later(self.config.echo_wait, self._end_echo_wait, wait)
-            self._echo_waits[wait] = None
-
-        def failed(fut: asyncio.Future[Answer]) -> None:
-            # tmux went away before replying (every pending reply fails at
-            # once, the last one too): the hook never runs.
-            if not done.done() and not fut.cancelled() and fut.exception() is not None:
-                done.set_exception(fut.exception())  # type: ignore[arg-type]
-                done.exception()  # the caller may be gone (client disconnected)
-
-        self._client.send(lines, on_done=replied)[-1].add_done_callback(failed)
-        return done
-
-    def _end_echo_wait(self, wait: _EchoWait) -> None:
-        self._echo_waits.pop(wait, None)
-        wait.finish()
-
-    def _echoed(self, pane: str) -> None:
-        echoed = [w for w in self._echo_waits if w.pane is None or w.pane == pane]
-        for wait in echoed:
-            del self._echo_waits[wait]
-            wait.finish()
+    def _release_output_watch(self) -> None:
+        watch, self.output_watch = self.output_watch, None
+        if watch is not None:
+            watch.release()
 
     def mark_mode(self, pane: str) -> None:
         """`pane` may be entering or leaving a mode."""
@@ -549,7 +501,7 @@ class SessionHub:
 
     def _emit(self, name: str, payload: Any, pane: str | None = None) -> HubEvent:
         self.seq += 1
-        data, wire = encode_event(name, payload, f"{self.epoch}-{self.seq}")
+        data, wire = self._encode(name, payload, f"{self.epoch}-{self.seq}")
         event = HubEvent(self.seq, name, pane, data, wire)
         for sub in self._subs:
             sub.push(event)
@@ -587,9 +539,10 @@ class SessionHub:
         text = self._decoders.decode(pane, run[0] if len(run) == 1 else b"".join(run))
         if text:
             self._emit("output", {"pane": pane, "data": text}, pane)
-            if self._echo_waits:
+            watch = self.output_watch
+            if watch is not None:
                 # After the watchers' queues: their streams run first.
-                self._echoed(pane)
+                watch.echoed(pane)
 
     def _on_notification(self, note: Notification) -> None:
         name, args = note.name, note.args
@@ -619,13 +572,11 @@ class SessionHub:
                 fut.set_exception(TmuxUnavailable(f"tmux went away: {self.exit_reason}"))
                 fut.exception()  # a snapshot stops at its first failure
         self.seq += 1
-        data, wire = encode_event("exit", {"reason": self.exit_reason}, f"{self.epoch}-{self.seq}")
+        data, wire = self._encode("exit", {"reason": self.exit_reason}, f"{self.epoch}-{self.seq}")
         final = HubEvent(self.seq, "exit", None, data, wire)
         for sub in self._subs:
             sub.close(final)
-        for wait in self._echo_waits:
-            wait.finish()
-        self._echo_waits.clear()
+        self._release_output_watch()
         self._on_closed(self)
 
     # -- structure -------------------------------------------------------------
@@ -659,33 +610,13 @@ class SessionHub:
             self._schedule_refresh()
 
     def _emit_changes(self, old: Structure, new: Structure) -> None:
-        for wid in new.windows.keys() - old.windows.keys():
-            self._emit("window-added", {"window": new.window_json(wid)})
+        events, added = old.changes_to(new)
         for pid in old.panes.keys() - new.panes.keys():
             self._decoders.forget(pid)
-            self._emit("pane-closed", {"pane": pid})
-        for wid, info in new.windows.items():
-            before = old.windows.get(wid)
-            if before is not None and before.name != info.name:
-                self._emit("window-renamed", {"window": wid, "name": info.name})
-            if before is not None and (before.activity, before.bell) != (info.activity, info.bell):
-                self._emit("window-flags", {"window": wid, "activity": info.activity, "bell": info.bell})
-            if before is None or old.layout_key(wid) != new.layout_key(wid):
-                self._emit("layout", new.layout_json(wid))
-            if before is not None and old.active_pane(wid) != new.active_pane(wid):
-                self._emit("pane-selected", {"window": wid, "pane": new.active_pane(wid)})
-        # After the layouts: a pane moved out of a closing window (join-pane)
-        # is already in its new window's layout when the window goes.
-        for wid in old.windows.keys() - new.windows.keys():
-            self._emit("window-closed", {"window": wid})
-        if old.active_window != new.active_window and new.active_window is not None:
-            self._emit("window-selected", {"window": new.active_window})
-        for pid, pane in new.panes.items():
-            before_pane = old.panes.get(pid)
-            if before_pane is None:
-                self._capture(pid, self._pane_added)
-            elif before_pane.details() != pane.details():
-                self._emit("pane-changed", {"pane": pid, **pane.details()})
+        for name, payload in events:
+            self._emit(name, payload)
+        for pid in added:
+            self._capture(pid, self._pane_added)
 
     def _pane_added(self, info: PaneInfo | None, content: str, anchor: int) -> None:
         if info is not None:

@@ -21,10 +21,10 @@ import libtmux
 from libtmux import exc as libtmux_exc
 
 from tmuxweb.config import Config
-from tmuxweb.errors import BadRequest, NotFound, TmuxUnavailable
-from tmuxweb.tmux import commands
+from tmuxweb.tmux import cmdline
 from tmuxweb.tmux.client import MARKER
-from tmuxweb.tmux.hub import SessionHub
+from tmuxweb.tmux.errors import SessionExists, SessionNotFound, TmuxUnavailable
+from tmuxweb.tmux.hub import Encoder, SessionHub
 from tmuxweb.tmux.snapshot import unvis
 
 log = logging.getLogger("tmuxweb.tmux")
@@ -44,8 +44,10 @@ class SessionInfo:
 class TmuxServer:
     """Discovery and session management for one tmux server (socket)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, encode: Encoder) -> None:
         self.config = config
+        # How each hub encodes its events for the streams (sse.encode_event).
+        self._encode = encode
         self._hubs: dict[str, SessionHub] = {}
         # Every hub ever started whose control client may still be running
         # (a detaching hub is no longer in _hubs); stopped at shutdown.
@@ -86,16 +88,16 @@ class TmuxServer:
         for info in await self.list_sessions():
             if info.name == name:
                 return info
-        raise NotFound(f"no tmux session named {name!r}"[:120])
+        raise SessionNotFound(f"no tmux session named {name!r}"[:120])
 
     async def create(self, name: str) -> SessionInfo:
-        name = commands.check_session_name(name)
+        name = cmdline.check_session_name(name)
         async with self._create_lock:
             if any(s.name == name for s in await self.list_sessions()):
-                raise BadRequest("a session with that name exists")
+                raise SessionExists("a session with that name exists")
             hub = next((h for h in self._hubs.values() if not h.closed), None)
             if hub is not None:
-                (answer,) = await hub.run(commands.new_session(name))
+                (answer,) = await hub.run(cmdline.new_session(name))
                 session_id = answer.text()[0].strip() if answer.text() else ""
             else:
                 session_id = await asyncio.to_thread(self._create_detached, name)
@@ -109,7 +111,7 @@ class TmuxServer:
         # which takes a name like "$0" for a session id.
         try:
             result = self._libtmux().cmd(
-                "new-session", "-d", "-s", commands.escape_format(name), "-P", "-F", "#{session_id}"
+                "new-session", "-d", "-s", cmdline.escape_format(name), "-P", "-F", "#{session_id}"
             )
         except libtmux_exc.LibTmuxException as err:
             raise TmuxUnavailable(f"tmux could not create the session: {err}") from None
@@ -124,12 +126,12 @@ class TmuxServer:
         name = self.config.default_session
         try:
             return await self.find(name), False
-        except NotFound:
+        except SessionNotFound:
             if not may_create:
                 raise
         try:
             return await self.create(name), True
-        except BadRequest:  # created concurrently by someone else
+        except SessionExists:  # created concurrently by someone else
             return await self.find(name), False
 
     # -- hubs --------------------------------------------------------------------
@@ -141,7 +143,7 @@ class TmuxServer:
             hub = self._hubs.get(info.id)
             if hub is not None and not hub.closed and not hub.closing:
                 return hub
-            hub = SessionHub(self.config, info.id, info.name, self._forget)
+            hub = SessionHub(self.config, info.id, info.name, self._forget, self._encode)
             self._started = {h for h in self._started if not h.reaped}
             self._started.add(hub)
             try:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tmuxweb.tmux.commands import quote
+from tmuxweb.tmux.cmdline import quote
 from tmuxweb.tmux.layout import LayoutError, LayoutNode, parse_layout, to_json
 
 # Free-text fields (names, titles) come last so a stray separator inside
@@ -391,3 +391,38 @@ class Structure:
             (p.id, p.x, p.y, p.width, p.height) for p in self.panes.values() if p.window == window
         )
         return (info.layout, info.zoomed, info.width, info.height, geometry)
+
+    def changes_to(self, new: Structure) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+        """What changed from this structure to `new`: the events that say it,
+        in the order watchers must apply them, and the panes that are new
+        (the hub captures those and announces each as `pane-added`)."""
+        old = self
+        events: list[tuple[str, dict[str, Any]]] = []
+        for wid in new.windows.keys() - old.windows.keys():
+            events.append(("window-added", {"window": new.window_json(wid)}))
+        for pid in old.panes.keys() - new.panes.keys():
+            events.append(("pane-closed", {"pane": pid}))
+        for wid, info in new.windows.items():
+            before = old.windows.get(wid)
+            if before is not None and before.name != info.name:
+                events.append(("window-renamed", {"window": wid, "name": info.name}))
+            if before is not None and (before.activity, before.bell) != (info.activity, info.bell):
+                events.append(("window-flags", {"window": wid, "activity": info.activity, "bell": info.bell}))
+            if before is None or old.layout_key(wid) != new.layout_key(wid):
+                events.append(("layout", new.layout_json(wid)))
+            if before is not None and old.active_pane(wid) != new.active_pane(wid):
+                events.append(("pane-selected", {"window": wid, "pane": new.active_pane(wid)}))
+        # After the layouts: a pane moved out of a closing window (join-pane)
+        # is already in its new window's layout when the window goes.
+        for wid in old.windows.keys() - new.windows.keys():
+            events.append(("window-closed", {"window": wid}))
+        if old.active_window != new.active_window and new.active_window is not None:
+            events.append(("window-selected", {"window": new.active_window}))
+        added: list[str] = []
+        for pid, pane in new.panes.items():
+            before_pane = old.panes.get(pid)
+            if before_pane is None:
+                added.append(pid)
+            elif before_pane.details() != pane.details():
+                events.append(("pane-changed", {"pane": pid, **pane.details()}))
+        return events, added

@@ -1,4 +1,4 @@
-// Syntax-aware display of text files, kept small: whole-line classes for
+// Syntax colouring for the file viewer, kept small: whole-line classes for
 // diffs and logs, and comments, strings, numbers and keywords for common
 // languages. Builds spans with textContent only.
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tmuxweb.admission import ConnectionGate, Limits
 from tmuxweb.config import Config, Secret
-from tmuxweb.connections import ConnectionGate, Limits
 
 
 @dataclass(eq=False)

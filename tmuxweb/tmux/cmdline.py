@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from tmuxweb.errors import BadRequest
+from tmuxweb.tmux.errors import InvalidArgument
 
 PANE_ID = re.compile(r"%[0-9]{1,9}")
 WINDOW_ID = re.compile(r"@[0-9]{1,9}")
@@ -57,7 +57,7 @@ def quote(word: str) -> str:
     the command line.
     """
     if _CONTROL.search(word):
-        raise BadRequest("control characters are not allowed here")
+        raise InvalidArgument("control characters are not allowed here")
     return "'" + word.replace("'", "'\"'\"'") + "'"
 
 
@@ -103,34 +103,34 @@ def escape_format(name: str) -> str:
 
 def check_pane(value: object) -> str:
     if not isinstance(value, str) or not PANE_ID.fullmatch(value):
-        raise BadRequest("pane must be a tmux pane id like %3")
+        raise InvalidArgument("pane must be a tmux pane id like %3")
     return value
 
 
 def check_window(value: object) -> str:
     if not isinstance(value, str) or not WINDOW_ID.fullmatch(value):
-        raise BadRequest("window must be a tmux window id like @2")
+        raise InvalidArgument("window must be a tmux window id like @2")
     return value
 
 
 def check_session_id(value: object) -> str:
     if not isinstance(value, str) or not SESSION_ID.fullmatch(value):
-        raise BadRequest("session must be a tmux session id like $1")
+        raise InvalidArgument("session must be a tmux session id like $1")
     return value
 
 
 def check_name(value: object, what: str = "name") -> str:
     """A window or session name a user may choose."""
     if not isinstance(value, str):
-        raise BadRequest(f"{what} must be a string")
+        raise InvalidArgument(f"{what} must be a string")
     if not 1 <= len(value) <= MAX_NAME:
-        raise BadRequest(f"{what} must be 1 to {MAX_NAME} characters")
+        raise InvalidArgument(f"{what} must be 1 to {MAX_NAME} characters")
     if _CONTROL.search(value):
-        raise BadRequest(f"{what} must not contain control characters")
+        raise InvalidArgument(f"{what} must not contain control characters")
     if value.startswith("-"):
-        raise BadRequest(f"{what} must not start with '-'")
+        raise InvalidArgument(f"{what} must not start with '-'")
     if value != value.strip():
-        raise BadRequest(f"{what} must not start or end with white space")
+        raise InvalidArgument(f"{what} must not start or end with white space")
     return value
 
 
@@ -138,29 +138,29 @@ def check_session_name(value: object) -> str:
     """Session names additionally exclude what tmux itself rewrites (`:` `.`)."""
     name = check_name(value, "session name")
     if ":" in name or "." in name:
-        raise BadRequest("session name must not contain ':' or '.'")
+        raise InvalidArgument("session name must not contain ':' or '.'")
     return name
 
 
 def check_keys(value: object) -> list[str]:
     if not isinstance(value, list) or not value:
-        raise BadRequest("keys must be a non-empty list of tmux key names")
+        raise InvalidArgument("keys must be a non-empty list of tmux key names")
     if len(value) > MAX_KEYS:
-        raise BadRequest(f"at most {MAX_KEYS} keys per command")
+        raise InvalidArgument(f"at most {MAX_KEYS} keys per command")
     for key in value:
         if not isinstance(key, str) or not KEY.fullmatch(key):
-            raise BadRequest(f"not a tmux key name: {key!r}"[:120])
+            raise InvalidArgument(f"not a tmux key name: {key!r}"[:120])
     return value
 
 
 def encode_text(value: object, what: str = "text") -> bytes:
     """Text from JSON as UTF-8 bytes; a lone surrogate is refused, not mangled."""
     if not isinstance(value, str):
-        raise BadRequest(f"{what} must be a string")
+        raise InvalidArgument(f"{what} must be a string")
     try:
         return value.encode("utf-8")
     except UnicodeEncodeError:
-        raise BadRequest(f"{what} is not valid Unicode") from None
+        raise InvalidArgument(f"{what} is not valid Unicode") from None
 
 
 # -- command lines -------------------------------------------------------
@@ -189,7 +189,7 @@ def paste(pane: str, text: str, buffer: str) -> list[str]:
     if "\x00" in clean:
         # tmux's parser ends a string at an escaped NUL: the paste would be
         # cut short silently. Refused; `input` sends NUL exactly.
-        raise BadRequest("paste text must not contain NUL (send it as input)")
+        raise InvalidArgument("paste text must not contain NUL (send it as input)")
     return [
         # `--`: paste text starting with "-" is data, not a flag.
         f"set-buffer -b {quote(buffer)} -- {quote_text(clean)}",

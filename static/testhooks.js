@@ -1,0 +1,35 @@
+// Read-only accessors for the browser tests and the latency benchmark:
+// window.__tmuxweb. Nothing here changes what the page does.
+
+export class TestHooks {
+  #outputHooks = new Set();
+
+  constructor({ workspace: ws, attachment, prefix }) {
+    window.__tmuxweb = Object.freeze({
+      paneText: (id) => ws.panes.get(id)?.term.text() ?? null,
+      paneSize: (id) => {
+        const term = ws.panes.get(id)?.term.term;
+        return term ? [term.cols, term.rows] : null;
+      },
+      cellSize: () => ws.cellSize(),
+      panes: () => [...ws.panes.keys()],
+      activePane: () => ws.activePaneId(),
+      activeWindow: () => ws.activeWindow,
+      connected: () => attachment().connected,
+      resumed: () => attachment().info?.resumed === true,
+      prefixPending: () => prefix.pending,
+      onOutput: (hook) => {
+        this.#outputHooks.add(hook);
+        return () => this.#outputHooks.delete(hook);
+      },
+    });
+  }
+
+  /** Called for each output event once written, or null while nobody listens. */
+  get output() {
+    if (!this.#outputHooks.size) return null;
+    return (pane, data) => {
+      for (const hook of this.#outputHooks) hook(pane, data);
+    };
+  }
+}
