@@ -60,6 +60,9 @@ def tmux_snapshot(tmux: TmuxServer) -> str:
 
 def test_read_token_escalation_every_command_type_is_refused(tmuxweb_server: RunningServer, tmux_server: TmuxServer) -> None:
     token = add_token(tmuxweb_server, "viewer", "read")
+    # Once bash runs, tmux renames the window after it (from `env`): wait,
+    # or that rename would look like something the read token did.
+    wait_until(lambda: " bash " in tmux_snapshot(tmux_server), what="the window named bash")
     before = tmux_snapshot(tmux_server)
     with stream_as(tmuxweb_server, token) as stream:
         info = stream.named("connection-info").data
