@@ -18,7 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+import msgspec
+from msgspec import UNSET, UnsetType
+
 from tmuxweb import bindings, echo, modekeys
+from tmuxweb import messages as m
 from tmuxweb.errors import (
     BadRequest,
     Conflict,
@@ -37,242 +41,157 @@ from tmuxweb.tmux.hub import SessionHub
 from tmuxweb.tokens import Principal
 from tmuxweb.watchers import Connection
 
-MAX_SIZE = 1000
-
-Builder = Callable[[dict[str, Any], SessionHub], list[str]]
+Builder = Callable[[Any, SessionHub], list[str]]
 
 
-def _fields(data: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
-    allowed = {"type", "seq", *required, *optional}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise BadRequest(f"unknown field {unknown[0]!r} for {data['type']}"[:120])
-    for name in required:
-        if name not in data:
-            raise BadRequest(f"{data['type']} needs {name!r}")
-
-
-def _pane(data: dict[str, Any], hub: SessionHub) -> str:
-    pane = cmdline.check_pane(data.get("pane"))
+def _pane(pane: str, hub: SessionHub) -> str:
     if pane not in hub.structure.panes:
-        raise NotFound(f"no pane {pane} in this session")
+        raise NotFound(f"no pane {pane} in this session"[:120])
     return pane
 
 
-def _window(data: dict[str, Any], hub: SessionHub) -> str:
-    window = cmdline.check_window(data.get("window"))
+def _window(window: str, hub: SessionHub) -> str:
     if window not in hub.structure.windows:
-        raise NotFound(f"no window {window} in this session")
+        raise NotFound(f"no window {window} in this session"[:120])
     return window
 
 
-def _size(value: object, what: str) -> int:
-    if type(value) is not int or not 2 <= value <= MAX_SIZE:
-        raise BadRequest(f"{what} must be an integer from 2 to {MAX_SIZE}")
-    return value
-
-
-def _typing_target(data: dict[str, Any], hub: SessionHub) -> str:
+def _typing_target(pane: str | UnsetType, hub: SessionHub) -> str:
     """The pane to type into: the one named, or else the session itself,
     which tmux resolves to its active pane when the command runs (so keys
     typed right after a binding that switched panes land where tmux is)."""
-    return _pane(data, hub) if "pane" in data else hub.session_id
+    return hub.session_id if pane is UNSET else _pane(pane, hub)
 
 
-def _input(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("text",), ("pane",))
-    raw = cmdline.encode_text(data["text"])
-    if not raw:
-        raise BadRequest("text must not be empty")
-    return cmdline.send_bytes(_typing_target(data, hub), raw)
+def _input(cmd: m.Input, hub: SessionHub) -> list[str]:
+    return cmdline.send_bytes(_typing_target(cmd.pane, hub), cmdline.encode_text(cmd.text))
 
 
-def _keys(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("keys",), ("pane",))
-    keys = cmdline.check_keys(data["keys"])
-    return cmdline.send_keys(_typing_target(data, hub), keys)
+def _keys(cmd: m.SendKeys, hub: SessionHub) -> list[str]:
+    return cmdline.send_keys(_typing_target(cmd.pane, hub), cmd.keys)
 
 
-def _paste(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("text",), ("pane",))
-    cmdline.encode_text(data["text"])
-    if not data["text"]:
-        raise BadRequest("text must not be empty")
-    return cmdline.paste(_typing_target(data, hub), data["text"], hub.paste_buffer_name())
+def _paste(cmd: m.Paste, hub: SessionHub) -> list[str]:
+    return cmdline.paste(_typing_target(cmd.pane, hub), cmd.text, hub.paste_buffer_name())
 
 
-def _resize(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("cols", "rows"))
-    return cmdline.resize_client(_size(data["cols"], "cols"), _size(data["rows"], "rows"))
+def _resize(cmd: m.Resize, hub: SessionHub) -> list[str]:
+    return cmdline.resize_client(cmd.cols, cmd.rows)
 
 
-_PANE_DIRECTIONS = (*cmdline.RESIZE_FLAGS, "next", "previous")
-
-
-def _select_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane",), ("direction",))
-    pane = _pane(data, hub)
-    if "direction" not in data:
+def _select_pane(cmd: m.SelectPane, hub: SessionHub) -> list[str]:
+    pane = _pane(cmd.pane, hub)
+    if cmd.direction is UNSET:
         return cmdline.select_pane(pane)
-    if data["direction"] not in _PANE_DIRECTIONS:
-        raise BadRequest("direction must be left, right, up, down, next or previous")
-    return cmdline.select_pane_towards(pane, hub.structure.panes[pane].window, data["direction"])
+    return cmdline.select_pane_towards(pane, hub.structure.panes[pane].window, cmd.direction)
 
 
-def _select_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("window",))
-    return cmdline.select_window(_window(data, hub))
+def _select_window(cmd: m.SelectWindow, hub: SessionHub) -> list[str]:
+    return cmdline.select_window(_window(cmd.window, hub))
 
 
-def _here(data: dict[str, Any]) -> bool:
-    cwd = data.get("cwd")
-    if cwd not in (None, "current"):
-        raise BadRequest("cwd must be 'current' (the pane's directory) when given")
-    return cwd == "current"
+def _split(cmd: m.Split, hub: SessionHub) -> list[str]:
+    return cmdline.split(_pane(cmd.pane, hub), cmd.direction == "horizontal", cmd.cwd == "current")
 
 
-def _split(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane", "direction"), ("cwd",))
-    direction = data["direction"]
-    if direction not in ("horizontal", "vertical"):
-        raise BadRequest("direction must be 'horizontal' or 'vertical'")
-    return cmdline.split(_pane(data, hub), direction == "horizontal", _here(data))
+def _kill_pane(cmd: m.KillPane, hub: SessionHub) -> list[str]:
+    return cmdline.kill_pane(_pane(cmd.pane, hub))
 
 
-def _kill_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane",))
-    return cmdline.kill_pane(_pane(data, hub))
+def _new_window(cmd: m.NewWindow, hub: SessionHub) -> list[str]:
+    name = None if cmd.name is UNSET else cmd.name
+    return cmdline.new_window(hub.session_id, name, cmd.cwd == "current")
 
 
-def _new_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, (), ("name", "cwd"))
-    name = cmdline.check_name(data["name"], "window name") if "name" in data else None
-    return cmdline.new_window(hub.session_id, name, _here(data))
+def _kill_window(cmd: m.KillWindow, hub: SessionHub) -> list[str]:
+    return cmdline.kill_window(_window(cmd.window, hub))
 
 
-def _kill_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("window",))
-    return cmdline.kill_window(_window(data, hub))
+def _rename_window(cmd: m.RenameWindow, hub: SessionHub) -> list[str]:
+    return cmdline.rename_window(_window(cmd.window, hub), cmd.name)
 
 
-def _rename_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("window", "name"))
-    name = cmdline.check_name(data["name"], "window name")
-    return cmdline.rename_window(_window(data, hub), name)
+def _resize_pane(cmd: m.ResizePane, hub: SessionHub) -> list[str]:
+    return cmdline.resize_pane(_pane(cmd.pane, hub), cmd.direction, cmd.cells)
 
 
-def _resize_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane", "direction"), ("cells",))
-    direction = data["direction"]
-    if direction not in cmdline.RESIZE_FLAGS:
-        raise BadRequest("direction must be left, right, up or down")
-    cells = data.get("cells", 1)
-    if type(cells) is not int or not 1 <= cells <= MAX_SIZE:
-        raise BadRequest(f"cells must be an integer from 1 to {MAX_SIZE}")
-    return cmdline.resize_pane(_pane(data, hub), direction, cells)
+def _zoom(cmd: m.Zoom, hub: SessionHub) -> list[str]:
+    return cmdline.zoom(_pane(cmd.pane, hub))
 
 
-def _zoom(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane",))
-    return cmdline.zoom(_pane(data, hub))
+def _session_step(cmd: m.NextWindow | m.PreviousWindow | m.LastWindow, hub: SessionHub) -> list[str]:
+    return cmdline.session_step(m.kind(cmd), hub.session_id)
 
 
-def _flag(data: dict[str, Any], name: str) -> bool:
-    value = data.get(name, False)
-    if type(value) is not bool:
-        raise BadRequest(f"{name} must be true or false")
-    return value
+def _last_pane(cmd: m.LastPane, hub: SessionHub) -> list[str]:
+    return cmdline.last_pane(_window(cmd.window, hub))
 
 
-def _session_step(kind: str) -> Builder:
-    def build(data: dict[str, Any], hub: SessionHub) -> list[str]:
-        _fields(data, ())
-        return cmdline.session_step(kind, hub.session_id)
-
-    return build
+def _copy_mode(cmd: m.CopyMode, hub: SessionHub) -> list[str]:
+    return cmdline.copy_mode(_pane(cmd.pane, hub), cmd.page_up)
 
 
-def _last_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("window",))
-    return cmdline.last_pane(_window(data, hub))
+def _send_prefix(cmd: m.SendPrefix, hub: SessionHub) -> list[str]:
+    return cmdline.send_prefix(_pane(cmd.pane, hub), cmd.secondary)
 
 
-def _copy_mode(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane",), ("page_up",))
-    return cmdline.copy_mode(_pane(data, hub), _flag(data, "page_up"))
+def _paste_buffer(cmd: m.PasteBuffer, hub: SessionHub) -> list[str]:
+    return cmdline.paste_top_buffer(_pane(cmd.pane, hub))
 
 
-def _send_prefix(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane",), ("secondary",))
-    return cmdline.send_prefix(_pane(data, hub), _flag(data, "secondary"))
-
-
-def _paste_buffer(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane",))
-    return cmdline.paste_top_buffer(_pane(data, hub))
-
-
-def _copy_prompt(data: dict[str, Any], hub: SessionHub) -> list[str]:
+def _copy_prompt(cmd: m.CopyPrompt, hub: SessionHub) -> list[str]:
     """The answer to a copy-mode prompt (modekeys.Ask), sent in the
     non-interactive form: tmux's own prompt would never be answered."""
-    _fields(data, ("pane", "command", "text"))
-    command, text = modekeys.check_answer(data["command"], data["text"])
-    return cmdline.copy_mode_command(_pane(data, hub), f"-X {command} {cmdline.quote(text)}")
+    command, text = modekeys.check_answer(cmd.command, cmd.text)
+    return cmdline.copy_mode_command(_pane(cmd.pane, hub), f"-X {command} {cmdline.quote(text)}")
 
 
-def _rotate_window(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("window",), ("reverse",))
-    return cmdline.rotate_window(_window(data, hub), _flag(data, "reverse"))
+def _rotate_window(cmd: m.RotateWindow, hub: SessionHub) -> list[str]:
+    return cmdline.rotate_window(_window(cmd.window, hub), cmd.reverse)
 
 
-def _swap_pane(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("pane", "direction"))
-    if data["direction"] not in ("up", "down"):
-        raise BadRequest("direction must be up or down")
-    return cmdline.swap_pane(_pane(data, hub), data["direction"] == "up")
+def _swap_pane(cmd: m.SwapPane, hub: SessionHub) -> list[str]:
+    return cmdline.swap_pane(_pane(cmd.pane, hub), cmd.direction == "up")
 
 
-def _select_layout(data: dict[str, Any], hub: SessionHub) -> list[str]:
-    _fields(data, ("window", "layout"))
-    if data["layout"] != "next" and data["layout"] not in cmdline.LAYOUTS:
-        raise BadRequest("layout must be next or one of " + ", ".join(sorted(cmdline.LAYOUTS)))
-    return cmdline.select_layout(_window(data, hub), data["layout"])
+def _select_layout(cmd: m.SelectLayout, hub: SessionHub) -> list[str]:
+    return cmdline.select_layout(_window(cmd.window, hub), cmd.layout)
 
 
-BUILDERS: dict[str, Builder] = {
-    "input": _input,
-    "keys": _keys,
-    "paste": _paste,
-    "resize": _resize,
-    "select-pane": _select_pane,
-    "select-window": _select_window,
-    "split": _split,
-    "kill-pane": _kill_pane,
-    "new-window": _new_window,
-    "kill-window": _kill_window,
-    "rename-window": _rename_window,
-    "zoom": _zoom,
-    "resize-pane": _resize_pane,
-    "next-window": _session_step("next-window"),
-    "previous-window": _session_step("previous-window"),
-    "last-window": _session_step("last-window"),
-    "last-pane": _last_pane,
-    "copy-mode": _copy_mode,
-    "send-prefix": _send_prefix,
-    "paste-buffer": _paste_buffer,
-    "copy-prompt": _copy_prompt,
-    "rotate-window": _rotate_window,
-    "swap-pane": _swap_pane,
-    "select-layout": _select_layout,
+# Each command type's builder; its argument is of that type (messages.py
+# checked every field), so a builder only checks what a type cannot say:
+# that a target belongs to this session.
+BUILDERS: dict[type[m.Base], Builder] = {
+    m.Input: _input,
+    m.SendKeys: _keys,
+    m.Paste: _paste,
+    m.Resize: _resize,
+    m.SelectPane: _select_pane,
+    m.SelectWindow: _select_window,
+    m.Split: _split,
+    m.KillPane: _kill_pane,
+    m.NewWindow: _new_window,
+    m.KillWindow: _kill_window,
+    m.RenameWindow: _rename_window,
+    m.Zoom: _zoom,
+    m.ResizePane: _resize_pane,
+    m.NextWindow: _session_step,
+    m.PreviousWindow: _session_step,
+    m.LastWindow: _session_step,
+    m.LastPane: _last_pane,
+    m.CopyMode: _copy_mode,
+    m.SendPrefix: _send_prefix,
+    m.PasteBuffer: _paste_buffer,
+    m.CopyPrompt: _copy_prompt,
+    m.RotateWindow: _rotate_window,
+    m.SwapPane: _swap_pane,
+    m.SelectLayout: _select_layout,
 }
 # Commands that type into a pane: their reply waits for the echo.
-TYPING = frozenset({"input", "keys", "paste", "paste-buffer", "send-prefix"})
+TYPING = (m.Input, m.SendKeys, m.Paste, m.PasteBuffer, m.SendPrefix)
 # Typing commands that tmux turns into key lookups when the pane is in a
 # mode (paste and paste-buffer write to the pane even then).
-KEYED = frozenset({"input", "keys", "send-prefix"})
-# Typed commands a binding may not produce (a binding resolves to one of
-# the above; "binding" itself is handled in run_command).
-COMMAND_TYPES = frozenset(BUILDERS) | {"binding"}
+KEYED = (m.Input, m.SendKeys, m.SendPrefix)
 
 
 def load_json(body: bytes) -> Any:
@@ -281,25 +200,6 @@ def load_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("malformed JSON") from None
-
-
-def parse_body(body: bytes) -> dict[str, Any]:
-    data = load_json(body)
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    kind = data.get("type")
-    if not isinstance(kind, str) or kind not in COMMAND_TYPES:
-        raise BadRequest(f"unknown command type {kind!r}"[:120])
-    return data
-
-
-def parse_seq(data: dict[str, Any]) -> int | None:
-    seq = data.get("seq")
-    if seq is None:
-        return None
-    if type(seq) is not int or not 1 <= seq < 2**53:
-        raise BadRequest("seq must be a positive integer")
-    return seq
 
 
 def require_json(request: Request) -> None:
@@ -330,8 +230,7 @@ class CommandEndpoint:
             body = await _read_body(receive)
             if body is None:
                 return  # the client went away; nothing was run
-            data = parse_body(body)
-            payload = await run_command(svc, who, data, header(scope, b"x-session-token"), _query_session(scope))
+            payload = await run_command(svc, who, m.decode(body), header(scope, b"x-session-token"), _query_session(scope))
         except Exception as exc:
             response = await self._errors(scope, exc)
             await response(scope, receive, send)
@@ -340,10 +239,10 @@ class CommandEndpoint:
 
 
 async def run_command(
-    svc: Services, who: Principal, data: dict[str, Any], session_token: str | None, session: str | None
+    svc: Services, who: Principal, cmd: m.Command, session_token: str | None, session: str | None
 ) -> bytes:
-    """Check and run one command in its connection's order; the JSON reply."""
-    seq = parse_seq(data)
+    """Run one checked command in its connection's order; the JSON reply."""
+    seq = None if cmd.seq is UNSET else cmd.seq
     name = session or svc.config.default_session
     conn = svc.connections.find(session_token, cmdline.check_session_name(name))
     if who.name != conn.principal.name:
@@ -353,37 +252,39 @@ async def run_command(
     resolved: dict[str, Any] = {}
     await conn.in_turn(seq, svc.config.seq_wait)
     try:
-        check_command(data["type"], who, svc.config)
-        if data["type"] == "binding":
-            bound = await _resolve_binding(data, hub)
+        check_command(m.kind(cmd), who, svc.config)
+        if isinstance(cmd, m.Binding):
+            bound = await _resolve_binding(cmd, hub)
             check_command(bound.command["type"], who, svc.config)
-            if bound.confirm is not None and not _flag(data, "confirmed"):
+            if bound.confirm is not None and not cmd.confirmed:
                 return json.dumps({"ok": False, "confirm": bound.confirm}, separators=(",", ":")).encode()
             repeat = bound.repeat
-            data = bound.command
-        lines = BUILDERS[data["type"]](data, hub)
-        pane = data.get("pane")
-        if data["type"] in KEYED and hub.maybe_in_mode(pane):
-            pane, lines, ask = await _mode_keys(data, hub, who.is_owner(), svc.config.no_destroy, resolved)
+            cmd = m.convert(bound.command)
+            if isinstance(cmd, m.Binding):
+                raise BadRequest("a binding cannot stand for another binding")
+        lines = BUILDERS[type(cmd)](cmd, hub)
+        pane: str | None = getattr(cmd, "pane", None) or None
+        if isinstance(cmd, KEYED) and hub.maybe_in_mode(pane):
+            pane, lines, ask = await _mode_keys(cmd, hub, who.is_owner(), svc.config.no_destroy, resolved)
             if ask is not None:
                 reply = {"ok": False, "ask": {**ask.to_json(), "pane": pane}}
                 return json.dumps(reply, separators=(",", ":")).encode()
-        elif data["type"] == "copy-mode":
-            hub.mark_mode(data["pane"])
+        elif isinstance(cmd, m.CopyMode):
+            hub.mark_mode(cmd.pane)
         # A typing command's replies come after its echo (echo.py).
         replies: asyncio.Future[list[Answer]]
         if not lines:
             replies = asyncio.gather()  # every key was unbound in the pane's mode
-        elif data["type"] in TYPING:
+        elif isinstance(cmd, TYPING):
             replies = echo.send_typing(hub, lines, pane)
         else:
             replies = asyncio.gather(*hub.send(lines))
     except (TmuxWebError, TmuxError) as err:
-        _audit(svc, conn, data, resolved, refused=err.message)
+        _audit(svc, conn, cmd, resolved, refused=err.message)
         raise
     finally:
         conn.done(seq)
-    _audit(svc, conn, data, resolved)
+    _audit(svc, conn, cmd, resolved)
     check_answers(list(await replies))
     return _OK_REPEAT if repeat else _OK
 
@@ -431,25 +332,26 @@ async def _send_json(send: Send, body: bytes) -> None:
 
 
 def _audit(
-    svc: Services, conn: Connection, data: dict[str, Any], resolved: dict[str, Any], refused: str | None = None
+    svc: Services, conn: Connection, cmd: m.Command, resolved: dict[str, Any], refused: str | None = None
 ) -> None:
     """Type, target, who; typed text only with --audit-input."""
     if not svc.audit.enabled:
         return  # (every keystroke comes here: build nothing for nobody)
+    data = msgspec.structs.asdict(cmd)
     record: dict[str, Any] = {
-        "type": data.get("type"),
+        "type": m.kind(cmd),
         "token": conn.principal.name,
         "session": conn.hub.session_id,
         "connection": conn.id,
         "client": conn.client,
     }
     for key in ("pane", "window", "direction", "name", "cols", "rows", "key", "command"):
-        if key in data:
+        if data.get(key, UNSET) is not UNSET:
             record[key] = data[key]
     record.update(resolved)  # keys typed into a mode: the commands they ran
     if svc.audit.record_input:
         for key in ("text", "keys"):
-            if key in data:
+            if data.get(key, UNSET) is not UNSET:
                 record[key] = data[key]
     if refused is not None:
         record["refused"] = refused
@@ -460,7 +362,7 @@ _MODE_TRIES = 5
 
 
 async def _mode_keys(
-    data: dict[str, Any], hub: SessionHub, owner: bool, no_destroy: bool, audit: dict[str, Any]
+    cmd: m.Input | m.SendKeys | m.SendPrefix, hub: SessionHub, owner: bool, no_destroy: bool, audit: dict[str, Any]
 ) -> tuple[str, list[str], modekeys.Ask | None]:
     """(pane, lines, ask) for keys to a pane that may be in a mode: ask
     tmux which mode, and resolve each key in its table (modekeys.py).
@@ -468,7 +370,7 @@ async def _mode_keys(
     The mode is read, then the lines are written with no await between the
     check and the write; if a mode mark arrived while we asked (our own
     copy-mode, or %pane-mode-changed), ask again."""
-    target = data.get("pane") or hub.session_id
+    target = hub.session_id if cmd.pane is UNSET else cmd.pane
     for _ in range(_MODE_TRIES):
         serial = hub.mode_serial
         (answer,) = await asyncio.gather(*hub.send(cmdline.pane_mode(target)))
@@ -477,10 +379,10 @@ async def _mode_keys(
             raise NotFound(f"no pane {target} in this session")
         pane, in_mode, mode, mode_keys = fields
         if in_mode != "1":
-            lines = BUILDERS[data["type"]]({**data, "pane": pane}, hub)
+            lines = BUILDERS[type(cmd)](msgspec.structs.replace(cmd, pane=pane), hub)
             result: tuple[str, list[str], modekeys.Ask | None] = (pane, lines, None)
         else:
-            result = await _resolve_keys(data, hub, pane, mode, mode_keys, owner, no_destroy, audit)
+            result = await _resolve_keys(cmd, hub, pane, mode, mode_keys, owner, no_destroy, audit)
         if hub.mode_serial == serial:
             if result[1] and owner and in_mode == "1":
                 hub.mark_mode(pane)  # the owner's binding may enter another mode
@@ -489,10 +391,10 @@ async def _mode_keys(
 
 
 async def _resolve_keys(
-    data: dict[str, Any], hub: SessionHub, pane: str, mode: str, mode_keys: str,
+    cmd: m.Input | m.SendKeys | m.SendPrefix, hub: SessionHub, pane: str, mode: str, mode_keys: str,
     owner: bool, no_destroy: bool, audit: dict[str, Any],
 ) -> tuple[str, list[str], modekeys.Ask | None]:
-    keys = _typed_keys(data, hub)
+    keys = _typed_keys(cmd, hub)
     table = modekeys.key_table(mode, mode_keys)
     audit["mode"] = mode
     if table is None:
@@ -532,29 +434,26 @@ def _binding_of(key: str, table: str, answer: Answer) -> str | None:
     return parsed.command
 
 
-def _typed_keys(data: dict[str, Any], hub: SessionHub) -> list[str]:
+def _typed_keys(cmd: m.Input | m.SendKeys | m.SendPrefix, hub: SessionHub) -> list[str]:
     """The keys a typing command stands for, by name."""
-    if data["type"] == "keys":
-        return list(data["keys"])
-    if data["type"] == "input":
-        return modekeys.input_keys(data["text"])
-    prefix = hub.prefix[1 if data.get("secondary") else 0 : 2 if data.get("secondary") else 1]
+    if isinstance(cmd, m.SendKeys):
+        return list(cmd.keys)
+    if isinstance(cmd, m.Input):
+        return modekeys.input_keys(cmd.text)
+    prefix = hub.prefix[1 if cmd.secondary else 0 : 2 if cmd.secondary else 1]
     if not prefix:
         raise Conflict("the prefix key is not known; it was not sent")
     return prefix
 
 
-async def _resolve_binding(data: dict[str, Any], hub: SessionHub) -> bindings.Resolved:
+async def _resolve_binding(cmd: m.Binding, hub: SessionHub) -> bindings.Resolved:
     """The typed command a key binding stands for (see bindings.py)."""
-    _fields(data, ("key",), ("table", "pane", "confirmed"))
-    key = data["key"]
-    if not isinstance(key, str) or not cmdline.KEY.fullmatch(key):
-        raise BadRequest("key must be a tmux key name")
-    table = data.get("table", "prefix")
-    if table not in ("prefix", "root"):
-        raise BadRequest("table must be prefix or root")
+    key, table = cmd.key, cmd.table
     window = hub.structure.active_window
-    pane = _pane(data, hub) if "pane" in data else (hub.structure.active_pane(window) if window else None)
+    if cmd.pane is not UNSET:
+        pane: str | None = _pane(cmd.pane, hub)
+    else:
+        pane = hub.structure.active_pane(window) if window else None
     if window is None or pane is None:
         raise NotFound("the session has no active pane")
     window = hub.structure.panes[pane].window

@@ -1,0 +1,343 @@
+"""The wire protocol's declared types: every `POST /commands` body.
+
+Each command is a `msgspec.Struct` tagged by its `type` field; together they
+form the tagged union `Command`. `decode` is the one place a body is
+checked: the JSON shape, the type, every field's type and range, the id
+patterns, and no field the type does not declare (`forbid_unknown_fields`).
+What a type cannot say (that a pane is in *this* session, copy-prompt's text
+rules per command, paste text without NUL) is checked where it is used.
+
+Why msgspec rather than `TypedDict` and a validator of our own: it decodes
+JSON straight into these types in C (the `input` command is every
+keystroke), it refuses unknown fields, and it generates the JSON Schema
+(`schema.py`) from the same declarations, so the schema cannot drift from
+what the server accepts.
+
+Patterns are written in the subset Python and ECMAScript share (`^…$`, no
+`\\A`/`\\Z`) so the generated schema works in other validators too. Python's
+`$` also matches before a final newline; `tmux/cmdline.py` checks ids again
+with `fullmatch` and refuses control characters when quoting, so such a value
+still never reaches tmux.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal, cast, get_args
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from tmuxweb import modekeys
+from tmuxweb.errors import BadRequest
+from tmuxweb.tmux import cmdline
+
+MAX_SIZE = 1000
+MAX_NAME = cmdline.MAX_NAME
+MAX_KEYS = cmdline.MAX_KEYS
+MAX_PROMPT_TEXT = modekeys.MAX_PROMPT_TEXT
+
+# A field's `description` is also its error message: "<field> must be <description>".
+PaneId = Annotated[str, Meta(pattern=r"^%[0-9]{1,9}$", description="a tmux pane id like %3")]
+WindowId = Annotated[str, Meta(pattern=r"^@[0-9]{1,9}$", description="a tmux window id like @2")]
+Size = Annotated[int, Meta(ge=2, le=MAX_SIZE, description=f"an integer from 2 to {MAX_SIZE}")]
+Cells = Annotated[int, Meta(ge=1, le=MAX_SIZE, description=f"an integer from 1 to {MAX_SIZE}")]
+Seq = Annotated[int, Meta(ge=1, lt=2**53, description="a positive integer")]
+Text = Annotated[str, Meta(min_length=1, description="a non-empty string")]
+# tmux's key grammar, as tmux/cmdline.py checks it before quoting a key.
+KEY_PATTERN = f"^{cmdline.KEY.pattern}$"
+Key = Annotated[str, Meta(pattern=KEY_PATTERN, description="a tmux key name (C-c, Enter, Up, F5, M-x, a character)")]
+KeyList = Annotated[
+    list[Key],
+    Meta(min_length=1, max_length=MAX_KEYS, description=f"a non-empty list of at most {MAX_KEYS} tmux key names"),
+]
+# 1 to 64 characters, no control characters, not starting with "-", not
+# starting or ending with white space (what cmdline.check_name enforces).
+_NAME_PATTERN = r"^(?![-\s])(?!.*\s$)[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,%d}$" % MAX_NAME
+Name = Annotated[
+    str,
+    Meta(
+        pattern=_NAME_PATTERN,
+        description=f"1 to {MAX_NAME} characters without control characters, and must not start with '-'"
+        " nor start or end with white space",
+    ),
+]
+PromptText = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_PROMPT_TEXT,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$",
+        description=f"1 to {MAX_PROMPT_TEXT} characters without control characters",
+    ),
+]
+Direction = Literal["left", "right", "up", "down"]
+Here = Literal["current"]  # cwd: the pane's current directory
+Layouts = Literal["next", "even-horizontal", "even-vertical", "main-horizontal", "main-vertical", "tiled"]
+Prompted = Literal[
+    "search-forward", "search-backward", "search-forward-text", "search-backward-text",
+    "jump-forward", "jump-backward", "jump-to-forward", "jump-to-backward", "goto-line",
+]
+
+
+class Base(Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
+    """Every command: an optional `seq` (the connection's command order)."""
+
+    seq: Seq | UnsetType = UNSET
+
+
+class Input(Base, tag="input"):
+    """Literal text typed into the pane (byte-exact, as hex)."""
+
+    text: Text
+    pane: PaneId | UnsetType = UNSET
+
+
+class SendKeys(Base, tag="keys"):
+    """tmux key names sent with send-keys."""
+
+    keys: KeyList
+    pane: PaneId | UnsetType = UNSET
+
+
+class Paste(Base, tag="paste"):
+    """Text pasted through a private tmux buffer (bracketed if asked for)."""
+
+    text: Text
+    pane: PaneId | UnsetType = UNSET
+
+
+class Resize(Base, tag="resize"):
+    """The size of this connection's tmux client."""
+
+    cols: Size
+    rows: Size
+
+
+class SelectPane(Base, tag="select-pane"):
+    pane: PaneId
+    direction: Literal["left", "right", "up", "down", "next", "previous"] | UnsetType = UNSET
+
+
+class SelectWindow(Base, tag="select-window"):
+    window: WindowId
+
+
+class Split(Base, tag="split"):
+    """horizontal: side by side; vertical: stacked."""
+
+    pane: PaneId
+    direction: Literal["horizontal", "vertical"]
+    cwd: Here | UnsetType = UNSET
+
+
+class KillPane(Base, tag="kill-pane"):
+    pane: PaneId
+
+
+class NewWindow(Base, tag="new-window"):
+    name: Name | UnsetType = UNSET
+    cwd: Here | UnsetType = UNSET
+
+
+class KillWindow(Base, tag="kill-window"):
+    window: WindowId
+
+
+class RenameWindow(Base, tag="rename-window"):
+    window: WindowId
+    name: Name
+
+
+class Zoom(Base, tag="zoom"):
+    pane: PaneId
+
+
+class ResizePane(Base, tag="resize-pane"):
+    pane: PaneId
+    direction: Direction
+    cells: Cells = 1
+
+
+class NextWindow(Base, tag="next-window"):
+    pass
+
+
+class PreviousWindow(Base, tag="previous-window"):
+    pass
+
+
+class LastWindow(Base, tag="last-window"):
+    pass
+
+
+class LastPane(Base, tag="last-pane"):
+    window: WindowId
+
+
+class CopyMode(Base, tag="copy-mode"):
+    pane: PaneId
+    page_up: bool = False
+
+
+class SendPrefix(Base, tag="send-prefix"):
+    pane: PaneId
+    secondary: bool = False
+
+
+class PasteBuffer(Base, tag="paste-buffer"):
+    pane: PaneId
+
+
+class CopyPrompt(Base, tag="copy-prompt"):
+    """The answer to a copy-mode prompt (modekeys.Ask); modekeys.check_answer
+    adds the per-command rules (one character for a jump, digits for goto-line)."""
+
+    pane: PaneId
+    command: Prompted
+    text: PromptText
+
+
+class RotateWindow(Base, tag="rotate-window"):
+    window: WindowId
+    reverse: bool = False
+
+
+class SwapPane(Base, tag="swap-pane"):
+    pane: PaneId
+    direction: Literal["up", "down"]
+
+
+class SelectLayout(Base, tag="select-layout"):
+    window: WindowId
+    layout: Layouts
+
+
+class Binding(Base, tag="binding"):
+    """A key the user's tmux binds: resolved into one of the commands above."""
+
+    key: Key
+    table: Literal["prefix", "root"] = "prefix"
+    pane: PaneId | UnsetType = UNSET
+    confirmed: bool = False
+
+
+Command = (
+    Input | SendKeys | Paste | Resize | SelectPane | SelectWindow | Split | KillPane | NewWindow | KillWindow
+    | RenameWindow | Zoom | ResizePane | NextWindow | PreviousWindow | LastWindow | LastPane | CopyMode
+    | SendPrefix | PasteBuffer | CopyPrompt | RotateWindow | SwapPane | SelectLayout | Binding
+)
+COMMANDS: tuple[type[Base], ...] = get_args(Command)
+BY_TYPE: dict[str, type[Base]] = {str(c.__struct_config__.tag): c for c in COMMANDS}
+
+_decoder: msgspec.json.Decoder[Command] = msgspec.json.Decoder(Command)
+
+
+def kind(command: Base) -> str:
+    """A command's `type` (its tag)."""
+    return str(command.__struct_config__.tag)
+
+
+def decode(body: bytes) -> Command:
+    """The one check of a `POST /commands` body: a typed command, or
+    BadRequest with a message naming the field."""
+    try:
+        return _decoder.decode(body)
+    except msgspec.ValidationError as err:  # (a subclass of DecodeError)
+        raise BadRequest(explain(str(err), _type_of(body))) from None
+    except msgspec.DecodeError:
+        raise _undecodable(body) from None
+
+
+def convert(data: dict[str, Any]) -> Command:
+    """A command given as a dict (a key binding's translation, bindings.py),
+    checked by the same types as a body."""
+    try:
+        return cast(Command, msgspec.convert(data, Command))
+    except msgspec.ValidationError as err:
+        raise BadRequest(explain(str(err), data.get("type"))) from None
+
+
+def _undecodable(body: bytes) -> BadRequest:
+    # msgspec refuses a lone surrogate (\ud800) as malformed; Python's json
+    # takes it, so say what is really wrong.
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return BadRequest("malformed JSON")
+    return BadRequest("the body is not valid Unicode (a lone surrogate?)")
+
+
+def _type_of(body: bytes) -> object:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return data.get("type") if isinstance(data, dict) else None
+
+
+_AT = re.compile(r" - at `\$(.*)`$")
+_QUOTED = re.compile(r"`([^`]*)`")
+
+
+def explain(message: str, kind: object) -> str:
+    """msgspec's ValidationError as today's messages, naming the field."""
+    at = _AT.search(message)
+    path = at.group(1) if at else ""
+    head = message[: at.start()] if at else message
+    if path == "" and head.startswith("Expected `object`"):
+        return "the body must be a JSON object"
+    if path == ".type" or head == "Object missing required field `type`":
+        return f"unknown command type {kind!r}"[:120]
+    quoted = _QUOTED.search(head)
+    field = quoted.group(1) if quoted else ""
+    if head.startswith("Object contains unknown field"):
+        return f"unknown field {field!r} for {kind}"[:120]
+    if head.startswith("Object missing required field"):
+        return f"{kind} needs {field!r}"[:120]
+    name = path.lstrip(".").split(".", 1)[0]
+    if "[" in name:  # an item of a list: keys[2]
+        return f"{name} must be {_describe(kind, name.split('[', 1)[0] + '[]')}"[:200]
+    return f"{name} must be {_describe(kind, name)}"[:200]
+
+
+def _describe(kind: object, name: str) -> str:
+    cls = BY_TYPE.get(kind) if isinstance(kind, str) else None
+    hints = _field_hints(cls) if cls is not None else {}
+    return hints.get(name, "valid")
+
+
+_HINTS: dict[type[Base], dict[str, str]] = {}
+
+
+def _field_hints(cls: type[Base]) -> dict[str, str]:
+    """field → what it must be, from its declared type (cached per class)."""
+    if cls not in _HINTS:
+        info = msgspec.inspect.type_info(cls)
+        assert isinstance(info, msgspec.inspect.StructType)
+        hints = {f.encode_name: _hint(f.type) for f in info.fields}
+        for f in info.fields:
+            t = f.type.type if isinstance(f.type, msgspec.inspect.Metadata) else f.type
+            if isinstance(t, msgspec.inspect.ListType):
+                hints[f.encode_name + "[]"] = _hint(t.item_type)
+        _HINTS[cls] = hints
+    return _HINTS[cls]
+
+
+def _hint(t: msgspec.inspect.Type) -> str:
+    if isinstance(t, msgspec.inspect.UnionType) and len(t.types) == 1:
+        return _hint(t.types[0])
+    if isinstance(t, msgspec.inspect.Metadata):
+        described = (t.extra_json_schema or {}).get("description")
+        return str(described) if described else _hint(t.type)
+    if isinstance(t, msgspec.inspect.LiteralType):
+        values = [str(v) for v in t.values]
+        return ", ".join(values[:-1]) + " or " + values[-1] if len(values) > 1 else values[0]
+    if isinstance(t, msgspec.inspect.BoolType):
+        return "true or false"
+    if isinstance(t, msgspec.inspect.StrType):
+        return "a string"
+    if isinstance(t, msgspec.inspect.IntType):
+        return "an integer"
+    return "valid"
