@@ -23,6 +23,7 @@ import uvicorn
 from tmuxweb.cli import uvicorn_config
 from tmuxweb.auth import new_secret
 from tmuxweb.config import Config, Secret
+from tmuxweb.messages import EVENTS, check_event
 
 TMUX = shutil.which("tmux") or "tmux"
 
@@ -282,7 +283,12 @@ def parse_sse(lines: Iterator[str]) -> Iterator[Event]:
     for line in lines:
         if line == "":
             if data:
-                yield Event(name, json.loads("\n".join(data)), event_id)
+                text = "\n".join(data)
+                if name in EVENTS:
+                    # Every event a test sees matches its declared type,
+                    # unknown fields refused (msgspec.ValidationError).
+                    check_event(name, text.encode())
+                yield Event(name, json.loads(text), event_id)
             name, data, event_id = "message", [], None
         elif line.startswith(":"):
             continue
@@ -314,3 +320,33 @@ class Session:
     def close(self) -> None:
         self.client.close()
         self.stream.close()
+
+
+# The smallest valid body of each command type, by type (pane %0, window @0).
+MINIMAL_COMMANDS: dict[str, dict[str, object]] = {
+    "input": {"text": "x"},
+    "keys": {"keys": ["Enter"]},
+    "paste": {"text": "x"},
+    "resize": {"cols": 80, "rows": 24},
+    "select-pane": {"pane": "%0"},
+    "select-window": {"window": "@0"},
+    "split": {"pane": "%0", "direction": "vertical"},
+    "kill-pane": {"pane": "%0"},
+    "new-window": {},
+    "kill-window": {"window": "@0"},
+    "rename-window": {"window": "@0", "name": "x"},
+    "zoom": {"pane": "%0"},
+    "resize-pane": {"pane": "%0", "direction": "left"},
+    "next-window": {},
+    "previous-window": {},
+    "last-window": {},
+    "last-pane": {"window": "@0"},
+    "copy-mode": {"pane": "%0"},
+    "send-prefix": {"pane": "%0"},
+    "paste-buffer": {"pane": "%0"},
+    "copy-prompt": {"pane": "%0", "command": "search-forward", "text": "x"},
+    "rotate-window": {"window": "@0"},
+    "swap-pane": {"pane": "%0", "direction": "up"},
+    "select-layout": {"window": "@0", "layout": "tiled"},
+    "binding": {"key": "c"},
+}

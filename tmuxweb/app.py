@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
-from tmuxweb import commands, files, stream
+from tmuxweb import commands, files, messages, stream
 from tmuxweb.config import Config
 from tmuxweb.errors import BadRequest, TmuxWebError, from_tmux
 from tmuxweb.middleware import (
@@ -77,6 +77,12 @@ async def create_session(request: Request) -> Response:
     info = await svc.tmux.create(data["name"])
     svc.audit.write("session-created", token=principal(request).name, session=info.id, name=info.name)
     return JSONResponse(info.to_json(), status_code=201)
+
+
+async def protocol_schema(request: Request) -> Response:
+    """The JSON Schema of commands and events (messages.py), for other
+    clients; the same bytes as the checked-in PROTOCOL.schema.json."""
+    return Response(messages.schema_json(), media_type="application/schema+json")
 
 
 async def ticket(request: Request) -> Response:
@@ -166,6 +172,7 @@ def create_app(config: Config) -> ASGIApp:
         Route("/api/sessions", list_sessions, methods=["GET"]),
         Route("/api/sessions", create_session, methods=["POST"]),
         Route("/api/ticket", ticket, methods=["POST"]),
+        Route("/api/schema", protocol_schema, methods=["GET"]),
         Route("/events", stream_endpoint),
         *files.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),

@@ -22,6 +22,7 @@ still never reaches tmux.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Annotated, Any, Literal, cast, get_args
@@ -341,3 +342,248 @@ def _hint(t: msgspec.inspect.Type) -> str:
     if isinstance(t, msgspec.inspect.IntType):
         return "an integer"
     return "valid"
+
+
+# -- events (GET /events): the `data` of each SSE event, by event name -------
+#
+# The server builds these as dicts (tmux/snapshot.py, tmux/hub.py, stream.py)
+# and encodes each once for every watcher; these declarations are what they
+# must match: the schema says so to other clients, and the test suite decodes
+# every event it receives through them, unknown fields refused
+# (tests/helpers.py), so a payload that drifts from its type fails the tests.
+
+
+class Shape(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A part of an event: every field required, none unknown."""
+
+
+class SessionRef(Shape):
+    id: str
+    name: str
+
+
+class LayoutPane(Shape, tag_field="type", tag="pane"):
+    pane: str
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+class LayoutRow(Shape, tag_field="type", tag="row"):
+    """Children side by side (tmux `{…}`)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    children: list[Layout]
+
+
+class LayoutColumn(Shape, tag_field="type", tag="column"):
+    """Children stacked (tmux `[…]`)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    children: list[Layout]
+
+
+Layout = LayoutPane | LayoutRow | LayoutColumn
+
+
+class Window(Shape):
+    id: str
+    index: int
+    name: str
+    active: bool
+    zoomed: bool
+    activity: bool
+    bell: bool
+    width: int
+    height: int
+    layout: Layout | None  # the visible layout (the zoomed pane alone while zoomed)
+    active_pane: str | None
+
+
+class PaneGeometry(Shape):
+    id: str
+    x: int
+    y: int
+    width: int
+    height: int
+    active: bool
+
+
+class Cursor(Shape):
+    x: int
+    y: int
+    visible: bool
+
+
+class Pane(PaneGeometry):
+    title: str
+    current_command: str
+    current_path: str
+    in_mode: bool
+    dead: bool
+    window: str
+    index: int
+    alternate_on: bool
+    cursor: Cursor
+    content: str  # written into a fresh terminal of width x height, reproduces the pane
+
+
+class ConnectionInfo(Shape):
+    connection_id: str
+    session_token: str
+    session: SessionRef
+    protocol: int
+    prefix: list[str]
+    capabilities: list[str]
+    resumed: bool
+    scope: Literal["read", "write", "owner"]
+
+
+class State(Shape):
+    session: SessionRef
+    active_window: str | None
+    windows: list[Window]
+    panes: list[Pane]
+
+
+class Output(Shape):
+    pane: str
+    data: str
+
+
+class PaneReset(Shape):
+    pane: Pane
+
+
+class WindowAdded(Shape):
+    window: Window
+
+
+class WindowClosed(Shape):
+    window: str
+
+
+class WindowRenamed(Shape):
+    window: str
+    name: str
+
+
+class WindowFlags(Shape):
+    window: str
+    activity: bool
+    bell: bool
+
+
+class WindowSelected(Shape):
+    window: str
+
+
+class LayoutChanged(Shape):
+    window: str
+    layout: Layout | None
+    zoomed: bool
+    width: int
+    height: int
+    panes: list[PaneGeometry]
+
+
+class PaneAdded(Shape):
+    pane: Pane
+
+
+class PaneClosed(Shape):
+    pane: str
+
+
+class PaneSelected(Shape):
+    window: str
+    pane: str | None
+
+
+class PaneChanged(Shape):
+    pane: str
+    title: str
+    current_command: str
+    current_path: str
+    in_mode: bool
+    dead: bool
+
+
+class SessionRenamed(Shape):
+    name: str
+
+
+class Exit(Shape):
+    reason: str
+
+
+EVENTS: dict[str, type[Shape]] = {
+    "connection-info": ConnectionInfo,
+    "state": State,
+    "output": Output,
+    "pane-reset": PaneReset,
+    "window-added": WindowAdded,
+    "window-closed": WindowClosed,
+    "window-renamed": WindowRenamed,
+    "window-flags": WindowFlags,
+    "window-selected": WindowSelected,
+    "layout": LayoutChanged,
+    "pane-added": PaneAdded,
+    "pane-closed": PaneClosed,
+    "pane-selected": PaneSelected,
+    "pane-changed": PaneChanged,
+    "session-renamed": SessionRenamed,
+    "exit": Exit,
+}
+
+_event_decoders = {name: msgspec.json.Decoder(t) for name, t in EVENTS.items()}
+
+
+def check_event(name: str, data: bytes) -> Shape:
+    """An event's `data` decoded as its declared type; for tests and other
+    clients' conformance checks (the server itself never decodes events)."""
+    return _event_decoders[name].decode(data)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the protocol, generated from the types above
+    (checked in as PROTOCOL.schema.json, served at GET /api/schema). The
+    root validates a command body; `$defs/events` maps each event name to
+    the schema of its `data`."""
+    names = list(EVENTS)
+    (command, *payloads), defs = msgspec.json.schema_components(
+        [Command, *EVENTS.values()], ref_template="#/$defs/{name}"
+    )
+    defs["Command"] = command
+    defs["events"] = {
+        "description": "The data of each Server-Sent Event of GET /events, by event name.",
+        "type": "object",
+        "properties": dict(zip(names, payloads)),
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "tmuxweb wire protocol",
+        "description": "A POST /commands body (the root); the events of GET /events in $defs/events. "
+        "Generated from tmuxweb/messages.py: python -m tmuxweb.messages > PROTOCOL.schema.json",
+        "$ref": "#/$defs/Command",
+        "$defs": dict(sorted(defs.items())),
+    }
+
+
+@functools.cache
+def schema_json() -> bytes:
+    """The schema as the checked-in file holds it (stable: sorted, indented)."""
+    return (json.dumps(schema(), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.buffer.write(schema_json())
