@@ -74,7 +74,7 @@ PromptText = Annotated[
     ),
 ]
 Direction = Literal["left", "right", "up", "down"]
-Here = Literal["current"]  # cwd: the pane's current directory
+Here = Annotated[Literal["current"], Meta(description="'current' (the pane's directory) when given")]
 Layouts = Literal["next", "even-horizontal", "even-vertical", "main-horizontal", "main-vertical", "tiled"]
 Prompted = Literal[
     "search-forward", "search-backward", "search-forward-text", "search-backward-text",
@@ -85,7 +85,7 @@ Prompted = Literal[
 class Base(Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
     """Every command: an optional `seq` (the connection's command order)."""
 
-    seq: Seq | UnsetType = UNSET
+    seq: Seq | None | UnsetType = UNSET  # null: no order asked for (as absent)
 
 
 class Input(Base, tag="input"):
@@ -130,7 +130,7 @@ class Split(Base, tag="split"):
 
     pane: PaneId
     direction: Literal["horizontal", "vertical"]
-    cwd: Here | UnsetType = UNSET
+    cwd: Here | None | UnsetType = UNSET  # null: as absent
 
 
 class KillPane(Base, tag="kill-pane"):
@@ -139,7 +139,7 @@ class KillPane(Base, tag="kill-pane"):
 
 class NewWindow(Base, tag="new-window"):
     name: Name | UnsetType = UNSET
-    cwd: Here | UnsetType = UNSET
+    cwd: Here | None | UnsetType = UNSET  # null: as absent
 
 
 class KillWindow(Base, tag="kill-window"):
@@ -327,8 +327,11 @@ def _field_hints(cls: type[Base]) -> dict[str, str]:
 
 
 def _hint(t: msgspec.inspect.Type) -> str:
-    if isinstance(t, msgspec.inspect.UnionType) and len(t.types) == 1:
-        return _hint(t.types[0])
+    if isinstance(t, msgspec.inspect.UnionType):
+        # null, where allowed, means absent: not worth a mention
+        parts = [p for p in t.types if not isinstance(p, msgspec.inspect.NoneType)]
+        if len(parts) == 1:
+            return _hint(parts[0])
     if isinstance(t, msgspec.inspect.Metadata):
         described = (t.extra_json_schema or {}).get("description")
         return str(described) if described else _hint(t.type)

@@ -123,3 +123,8 @@ def test_a_binding_translation_is_checked_by_the_same_types() -> None:
     assert isinstance(messages.convert({"type": "kill-pane", "pane": "%1"}), messages.KillPane)
     with pytest.raises(BadRequest, match="name must be"):
         messages.convert({"type": "new-window", "name": "-x"})
+
+
+def test_null_seq_and_cwd_mean_absent_as_before() -> None:
+    assert messages.decode(body("input", seq=None)).seq is None
+    assert messages.decode(body("split", cwd=None)).cwd is None
