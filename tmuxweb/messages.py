@@ -13,11 +13,11 @@ keystroke), it refuses unknown fields, and it generates the JSON Schema
 (`schema.py`) from the same declarations, so the schema cannot drift from
 what the server accepts.
 
-Patterns are written in the subset Python and ECMAScript share (`^…$`, no
-`\\A`/`\\Z`) so the generated schema works in other validators too. Python's
-`$` also matches before a final newline; `tmux/cmdline.py` checks ids again
-with `fullmatch` and refuses control characters when quoting, so such a value
-still never reaches tmux.
+Patterns are written in the subset Python and ECMAScript share, so the
+generated schema works in other validators too: no `\\A`/`\\Z`, and each ends
+in `$(?!\\n)` because Python's `$` alone also matches before a final newline
+(msgspec searches with Python's `re`). `tmux/cmdline.py` still refuses
+control characters when quoting: a second line of defence, not the first.
 """
 
 from __future__ import annotations
@@ -40,14 +40,15 @@ MAX_KEYS = cmdline.MAX_KEYS
 MAX_PROMPT_TEXT = modekeys.MAX_PROMPT_TEXT
 
 # A field's `description` is also its error message: "<field> must be <description>".
-PaneId = Annotated[str, Meta(pattern=r"^%[0-9]{1,9}$", description="a tmux pane id like %3")]
-WindowId = Annotated[str, Meta(pattern=r"^@[0-9]{1,9}$", description="a tmux window id like @2")]
+_END = r"$(?!\n)"  # the end of the string, in Python's re and in ECMAScript
+PaneId = Annotated[str, Meta(pattern=r"^%[0-9]{1,9}" + _END, description="a tmux pane id like %3")]
+WindowId = Annotated[str, Meta(pattern=r"^@[0-9]{1,9}" + _END, description="a tmux window id like @2")]
 Size = Annotated[int, Meta(ge=2, le=MAX_SIZE, description=f"an integer from 2 to {MAX_SIZE}")]
 Cells = Annotated[int, Meta(ge=1, le=MAX_SIZE, description=f"an integer from 1 to {MAX_SIZE}")]
 Seq = Annotated[int, Meta(ge=1, lt=2**53, description="a positive integer")]
 Text = Annotated[str, Meta(min_length=1, description="a non-empty string")]
 # tmux's key grammar, as tmux/cmdline.py checks it before quoting a key.
-KEY_PATTERN = f"^{cmdline.KEY.pattern}$"
+KEY_PATTERN = f"^{cmdline.KEY.pattern}{_END}"
 Key = Annotated[str, Meta(pattern=KEY_PATTERN, description="a tmux key name (C-c, Enter, Up, F5, M-x, a character)")]
 KeyList = Annotated[
     list[Key],
@@ -55,7 +56,7 @@ KeyList = Annotated[
 ]
 # 1 to 64 characters, no control characters, not starting with "-", not
 # starting or ending with white space (what cmdline.check_name enforces).
-_NAME_PATTERN = r"^(?![-\s])(?!.*\s$)[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,%d}$" % MAX_NAME
+_NAME_PATTERN = r"^(?![-\s])(?!.*\s$)[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,%d}" % MAX_NAME + _END
 Name = Annotated[
     str,
     Meta(
@@ -69,7 +70,7 @@ PromptText = Annotated[
     Meta(
         min_length=1,
         max_length=MAX_PROMPT_TEXT,
-        pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$",
+        pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*" + _END,
         description=f"1 to {MAX_PROMPT_TEXT} characters without control characters",
     ),
 ]
