@@ -2,8 +2,9 @@
 to the session's control client in the connection's order.
 
 Everything is checked before anything is written to tmux: the JSON shape,
-the command type, each field, and that every target is an id of the stream's
-own session. A command that fails a check executes nothing.
+the command type and each field by its declared type (`messages.decode`),
+then here that every target is an id of the stream's own session. A command
+that fails a check executes nothing.
 """
 
 from __future__ import annotations
