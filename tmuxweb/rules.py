@@ -15,6 +15,7 @@ same format (DATA-FLOW.md, "Pane states: rules as data"):
     commands = ["mytool"]             # fnmatch globs; absent: any command
     last_lines = 15                   # the window the patterns see (1..200)
     match = '^Proceed\\?'            # required; re.MULTILINE over the window
+    unless = 'esc to interrupt'       # optional; found in the window: no match
     question = '^(?P<q>Proceed\\?)'  # optional; default: the line `match` hit
     menu = '(?P<key>\\d)\\) (?P<label>\\w+)'  # each hit on each line, from the match on
     menu_keys = ["{key}", "Enter"]    # what a menu choice sends
@@ -76,7 +77,7 @@ _NAME = re.compile(r"[a-z0-9-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _PLACEHOLDER = "{key}"
 _RULE_KEYS = frozenset(
-    {"name", "tool", "state", "commands", "last_lines", "match", "question", "menu", "menu_keys", "choices", "min_busy"}
+    {"name", "tool", "state", "commands", "last_lines", "match", "unless", "question", "menu", "menu_keys", "choices", "min_busy"}
 )
 _CHOICE_KEYS = frozenset({"label", "keys"})
 _TOP_KEYS = frozenset({"version", "rules"})
@@ -107,6 +108,10 @@ class Rule:
     last_lines: int
     min_busy: float
     pattern: re.Pattern[str]
+    # Found anywhere in the window, the rule does not match: what a tool
+    # shows only while it works (a spinner's "esc to interrupt") can sit
+    # above or below what `pattern` looks for.
+    unless: re.Pattern[str] | None = None
     question: re.Pattern[str] | None = None
     menu: re.Pattern[str] | None = None
     menu_keys: tuple[str, ...] = (_PLACEHOLDER,)
@@ -123,7 +128,7 @@ class Rule:
     def match(self, window: str) -> Match | None:
         """This rule against a window (lines joined by "\\n"), or None."""
         found = self.pattern.search(window)
-        if found is None:
+        if found is None or (self.unless is not None and self.unless.search(window)):
             return None
         start = window.rfind("\n", 0, found.start()) + 1
         return Match(self, self.state, self._question(window, start), self._choices(window, start))
@@ -327,6 +332,7 @@ def _rule(table: Mapping[str, Any], where: _Where) -> Rule:
         last_lines=last_lines,
         min_busy=float(min_busy),
         pattern=pattern,
+        unless=_regex(table, "unless", where),
         question=_regex(table, "question", where),
         menu=menu,
         menu_keys=_menu_keys(table, where) if menu is not None else (_PLACEHOLDER,),

@@ -138,6 +138,17 @@ def test_the_window_is_the_last_lines_up_to_the_last_non_empty_one() -> None:
     assert rules.match(["", "", ""], "x", 0) is None
 
 
+def test_unless_anywhere_in_the_window_stops_the_rule() -> None:
+    rules = rules_of(rule(unless="esc to interrupt"))
+    assert rules.match(["Go?"], "x", 0) is not None
+    # Above the match as much as below it.
+    assert rules.match(["working… (esc to interrupt)", "Go?"], "x", 0) is None
+    assert rules.match(["Go?", "working… (esc to interrupt)"], "x", 0) is None
+    # Only the window counts: a spinner scrolled out of it does not.
+    narrow = rules_of(rule(unless="esc to interrupt", last_lines=2))
+    assert narrow.match(["esc to interrupt", "a", "Go?"], "x", 0) is not None
+
+
 def test_question_defaults_to_the_line_the_match_started_on() -> None:
     rules = rules_of(rule(match=r"Go\?\n\s*ok"))
     found = rules.match(["before", "  Shall we Go?  ", "  ok"], "x", 0)
@@ -286,6 +297,7 @@ def test_a_bad_file_is_refused(text: str, says: str) -> None:
         ({"match": "x*"}, "match", "matches the empty string"),
         ({"match": 3}, "match", "regular expression of 1 to"),
         ({"question": "[z-a]"}, "question", "bad regular expression"),
+        ({"unless": "(?P<x>"}, "unless", "bad regular expression"),
         ({"menu": "(?P<key>x)"}, "menu", "named groups"),
         ({"menu": "(?P<key>x)(?P<label>y)", "choices": [{"label": "a", "keys": ["a"]}]}, "choices", "not both"),
         ({"menu_keys": ["{key}"]}, "menu_keys", "only goes with 'menu'"),
