@@ -429,6 +429,7 @@ class WebPush:
             finally:
                 for task in list(self._tasks):
                     task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _live(self) -> list[Subscription]:
         try:
