@@ -17,6 +17,7 @@ import pytest
 
 from tmuxweb.cli import parse_config
 from tmuxweb.config import Config, Secret
+from tmuxweb.messages import check_event
 from tmuxweb.notify import Notifier
 
 RECORDER = """\
@@ -128,18 +129,26 @@ def test_recording_command_gets_each_notification_event_on_stdin(tmp_path: Path)
     out.mkdir()
     recorder = script(tmp_path, "record.py", RECORDER.format(out=str(out)))
 
+    published: list[tuple[str, dict[str, Any]]] = []
+
     async def body(run: Run) -> None:
         for pane in ("%1", "%2", "%3"):
             notify(run, pane)
         await until(lambda: len(records(out)) == 3, "three runs recorded")
+        published.extend(run.published)
 
     run_notifier(config((str(recorder), "--topic", "agents")), body)
     got = records(out)
     assert {r["event"]["pane"] for r in got} == {"%1", "%2", "%3"}
     assert all(r["argv"] == ["--topic", "agents"] for r in got)
     # What the command got is exactly the stream's `notification` event,
-    # under the default content policy: no title a program set.
-    assert all(r["event"]["state"] == "waiting" and "SECRET" not in json.dumps(r) for r in got)
+    # of its declared type, under the default content policy: no title a
+    # program set.
+    streamed = {data["id"]: data for name, data in published if name == "notification"}
+    for r in got:
+        check_event("notification", json.dumps(r["event"]).encode())
+        assert r["event"] == streamed[r["event"]["id"]]
+        assert r["event"]["state"] == "waiting" and "SECRET" not in json.dumps(r)
 
 
 def test_the_command_line_is_split_never_given_to_a_shell(tmp_path: Path) -> None:
