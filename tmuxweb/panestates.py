@@ -20,7 +20,10 @@ Output alone never reads anything: it moves a resting pane (`idle`, `done`,
 `exited`) to `working` at once and marks the screen unread. `waiting` and
 `bell` are sticky: typing into a prompt echoes, and a prompt may redraw,
 so they last until the read after the output settles decides (or, for
-output that never settles, the read `sticky_wait` after it began).
+output that never settles, the read `sticky_wait` after it began). An
+answer sent through tmuxweb (`answered`) ends `waiting` at once; a key
+typed at a terminal is only seen through the screen, so a program that
+asks the same question again within `sticky_wait` looks like one question.
 """
 
 from __future__ import annotations
@@ -108,9 +111,13 @@ class Read:
     dead_status: int | None = None
 
 
-def screen_hash(lines: Sequence[str]) -> str:
-    """The answer guard: a short digest of the whole visible screen."""
-    return hashlib.blake2b("\n".join(lines).encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+def screen_hash(lines: Sequence[str], since: float) -> str:
+    """The answer guard: a short digest of the whole visible screen and of
+    when the pane began waiting. With the time in it, the same question
+    asked again after the pane worked (an agent's next identical prompt)
+    gets another hash, so a stale tap cannot answer it."""
+    text = f"{since!r}\n" + "\n".join(lines)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 def preview(lines: Sequence[str]) -> tuple[str, ...]:
@@ -198,16 +205,28 @@ class PaneMachine:
         if match is not None or read.resting:
             self.busy_start = None
         if match is not None:
-            prompt, screen = Prompt.of(match), screen_hash(read.lines)
+            self.bell_pending = False
+            changed = self._enter(match.state, now) or changed
+            prompt, screen = Prompt.of(match), screen_hash(read.lines, self.since)
             if (prompt, screen) != (self.prompt, self.screen):
                 self.prompt, self.screen, changed = prompt, screen, True
-            self.bell_pending = False
-            return self._enter(match.state, now) or changed
+            return changed
         changed = self._clear_prompt() or changed
         if self.bell_pending:
             self.bell_pending = False
             return self._enter("bell", now) or changed
         return self._enter(self._busy_or_idle(now), now) or changed
+
+    def answered(self, now: float) -> bool:
+        """An answer was typed into the prompt: the program works on it.
+        Counted as output, so the screen is read once it settles: a prompt
+        still (or again) there is a new question with a new hash, even if
+        it reads the same."""
+        self._clear_prompt()
+        self.last_output = now
+        self.unread_since = now
+        self.busy_start = now
+        return self._enter("working", now)
 
     def tick(self, now: float) -> bool:
         """Time passed: a working pane that stayed quiet becomes idle."""

@@ -82,7 +82,7 @@ def test_a_waiting_rule_makes_it_waiting_with_the_prompt_and_screen_hash() -> No
     assert m.read(1.5, Read(PROMPT, FakeMatch())) is True
     assert m.state == "waiting"
     assert m.prompt is not None and m.prompt.labels == ("Yes", "No") and m.prompt.keys == (("y",), ("n",))
-    assert m.screen == screen_hash(PROMPT)
+    assert m.screen == screen_hash(PROMPT, 1.5)
     assert m.tick(1000.0) is False and m.state == "waiting"
 
 
@@ -96,6 +96,30 @@ def test_waiting_is_sticky_while_typing_echoes_and_left_once_the_prompt_is_gone(
     m.output(3.0, "answered")
     assert m.read(3.5, Read(("answered",))) is True
     assert m.state == "working" and m.prompt is None and m.screen == ""
+
+
+def test_the_same_prompt_asked_again_after_working_gets_another_hash() -> None:
+    m = machine()
+    m.output(1.0, "x")
+    m.read(1.5, Read(PROMPT, FakeMatch()))
+    first = m.screen
+    m.output(2.0, "1")
+    m.read(2.5, Read(("answered",)))
+    m.output(3.0, "again")
+    m.read(3.5, Read(PROMPT, FakeMatch()))
+    assert m.state == "waiting" and m.screen != first
+
+
+def test_an_answer_ends_waiting_and_the_same_prompt_again_is_a_new_question() -> None:
+    m = machine()
+    m.output(1.0, "x")
+    m.read(1.5, Read(PROMPT, FakeMatch()))
+    first = m.screen
+    assert m.answered(2.0) is True
+    assert (m.state, m.prompt, m.screen) == ("working", None, "")
+    assert m.due() == 2.0 + SETTLE
+    assert m.read(2.5, Read(PROMPT, FakeMatch())) is True
+    assert m.state == "waiting" and m.screen not in ("", first)
 
 
 def test_a_waiting_pane_that_keeps_printing_is_read_after_sticky_wait() -> None:
