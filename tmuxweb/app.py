@@ -159,6 +159,8 @@ def create_app(config: Config) -> ASGIApp:
             watcher.cancel()
             for task in notifications:
                 task.cancel()
+            # Awaited: a running --notify-command is killed and reaped.
+            await asyncio.gather(*notifications, return_exceptions=True)
             await svc.tmux.close()
             svc.audit.write("server-stop")
             svc.audit.close()
