@@ -167,6 +167,8 @@ def create_app(config: Config) -> ASGIApp:
             watcher.cancel()
             for task in notifications:
                 task.cancel()
+            # Awaited: a running --notify-command is killed and reaped.
+            await asyncio.gather(*notifications, return_exceptions=True)
             if svc.states is not None:
                 await svc.states.close()
             await svc.tmux.close()
