@@ -1,5 +1,5 @@
-"""What the pane-state tests share: the rules and screens under
-tests/fixtures/states/, a program that behaves like an agent CLI, and
+"""What the pane-state tests share: the rules and screen under
+tests/fixtures/states/, the fake agent (tests/fixtures/agents/), and
 waits on a pane's `pane-state` events."""
 
 from __future__ import annotations
@@ -18,35 +18,13 @@ MENU = FIXTURES / "states" / "menu.txt"
 # Quick enough for tests; the defaults are 0.5 and 30.
 STATE_CONFIG: dict[str, Any] = {"states": True, "settle": 0.2, "idle_after": 2.0, "rules_files": (RULES,)}
 
-# Until lane R's tests/fixtures/agents/fake_agent.py: the same behaviour.
-_FAKE_AGENT = r"""
-import os, select, sys, termios, time, tty
-screen, work, rounds, status = open(sys.argv[1]).read(), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-for r in range(rounds):
-    end, i = time.monotonic() + work, 0
-    while time.monotonic() < end:
-        sys.stdout.write("\r\x1b[Kworking %s %d" % ("|/-\\"[i % 4], i)); sys.stdout.flush()
-        i += 1; time.sleep(0.05)
-    sys.stdout.write("\x1b[2J\x1b[H" + screen.replace("\n", "\r\n")); sys.stdout.flush()
-    old = termios.tcgetattr(0); tty.setraw(0, termios.TCSANOW)
-    try:
-        # select with a timeout: a blocking read of a pty right after a
-        # termios change sometimes missed its wake-up on this kernel.
-        while not select.select([0], [], [], 0.1)[0]:
-            pass
-        key = os.read(0, 1).decode(errors="replace")
-    finally:
-        termios.tcsetattr(0, termios.TCSADRAIN, old)
-    sys.stdout.write("\r\nanswered: %s\r\n" % key); sys.stdout.flush()
-sys.exit(status)
-"""
+AGENT = FIXTURES / "agents" / "fake_agent.py"
 
 
-def agent_command(tmp: Path, screen: Path = MENU, work: float = 0.6, rounds: int = 1, exit_status: int = 0) -> str:
-    """A shell command that runs the fake agent."""
-    script = tmp / "fake_agent.py"
-    script.write_text(_FAKE_AGENT)
-    return shlex.join([sys.executable, str(script), str(screen), str(work), str(rounds), str(exit_status)])
+def agent_command(screen: Path = MENU, work: float = 0.6, rounds: int = 1, exit_status: int = 0) -> str:
+    """A shell command that runs the fake agent (lane R's) on `screen`."""
+    argv = [sys.executable, str(AGENT), str(screen), "--work", str(work), "--rounds", str(rounds), "--exit-status", str(exit_status)]
+    return shlex.join(argv)
 
 
 def new_pane(tmux: TmuxServer, command: str, session: str = "main", remain: bool = False) -> str:

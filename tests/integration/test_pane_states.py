@@ -29,11 +29,11 @@ def answer(session: Session, state: dict[str, Any], choice: int) -> httpx.Respon
     return session.command(type="answer", pane=state["pane"], choice=choice, screen=state["screen"])
 
 
-def test_an_agent_goes_through_working_waiting_answered_and_exited(make_server: Make, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_an_agent_goes_through_working_waiting_answered_and_exited(make_server: Make, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG)
     session = Session(server, server.stream())
     try:
-        pane = new_pane(tmux_server, agent_command(tmp_path, rounds=2, exit_status=3), remain=True)
+        pane = new_pane(tmux_server, agent_command(rounds=2, exit_status=3), remain=True)
         assert next_state(session.stream, pane, lambda s: s["state"] == "working")["command"]
         waiting = next_state(session.stream, pane, lambda s: s["state"] != "working")
         assert waiting["state"] == "waiting"
@@ -115,13 +115,13 @@ def test_nothing_but_working_while_a_pane_keeps_printing(make_server: Make, tmux
         assert seen[0]["version"] < seen[-1]["version"]
 
 
-def test_an_answer_to_a_stale_screen_is_refused_with_the_fresh_state(make_server: Make, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_an_answer_to_a_stale_screen_is_refused_with_the_fresh_state(make_server: Make, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG)
     session = Session(server, server.stream())
     try:
         # Working 1.5 s between questions: longer than the tracker's
         # sticky_wait, so a key typed at the terminal shows as an answer.
-        pane = new_pane(tmux_server, agent_command(tmp_path, work=1.5, rounds=3))
+        pane = new_pane(tmux_server, agent_command(work=1.5, rounds=3))
         first = wait_state(server, pane, "waiting")
         # Someone answers at the terminal; the agent asks the same question again.
         tmux_server.run("send-keys", "-t", pane, "2")
@@ -193,12 +193,12 @@ def test_states_of_sessions_nobody_watches_and_sessions_created_later(make_serve
     wait_until(lambda: pane_state(server, again), what="a session created while there were none")
 
 
-def test_states_are_on_every_stream_sorted_by_attention(make_server: Make, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_states_are_on_every_stream_sorted_by_attention(make_server: Make, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG)
     tmux_server.run("new-session", "-d", "-s", "other")
     with server.stream(session="other") as stream:
         stream.named("state")
-        pane = new_pane(tmux_server, agent_command(tmp_path))  # in "main"
+        pane = new_pane(tmux_server, agent_command())  # in "main"
         assert next_state(stream, pane, lambda s: s["state"] == "waiting")["session_name"] == "main"
     body = states(server)
     assert body["panes"][0]["pane"] == pane and body["now"] > 0

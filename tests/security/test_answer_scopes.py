@@ -35,7 +35,7 @@ def test_a_read_token_sees_states_and_says_seen_but_cannot_answer(make_server: M
     audit = tmp_path / "audit.log"
     server = make_server(**STATE_CONFIG, audit_log=audit)
     viewer = add_token(server, "viewer", "read")
-    pane = new_pane(tmux_server, agent_command(tmp_path))
+    pane = new_pane(tmux_server, agent_command())
     with server.stream(headers={"Authorization": f"Bearer {viewer}"}) as stream:
         session_token = stream.named("connection-info").data["session_token"]
         # The read token's stream carries the states, prompt included.
@@ -55,9 +55,9 @@ def test_a_read_token_sees_states_and_says_seen_but_cannot_answer(make_server: M
     assert len(refused) == 2 and all(r["token"] == "viewer" and "refused" in r for r in refused)
 
 
-def test_a_readonly_server_refuses_answers_even_from_the_owner(make_server: Make, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_a_readonly_server_refuses_answers_even_from_the_owner(make_server: Make, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG, readonly=True)
-    pane = new_pane(tmux_server, agent_command(tmp_path))
+    pane = new_pane(tmux_server, agent_command())
     with server.stream() as stream:
         session_token = stream.named("connection-info").data["session_token"]
         waiting = next_state(stream, pane, lambda s: s["state"] == "waiting")
@@ -71,7 +71,7 @@ def test_a_write_token_answers_and_the_answer_is_audited_with_rule_and_label(mak
     audit = tmp_path / "audit.log"
     server = make_server(**STATE_CONFIG, audit_log=audit)
     typist = add_token(server, "typist", "write")
-    pane = new_pane(tmux_server, agent_command(tmp_path), remain=True)  # kept after the agent exits
+    pane = new_pane(tmux_server, agent_command(), remain=True)  # kept after the agent exits
     with server.stream(headers={"Authorization": f"Bearer {typist}"}) as stream:
         session_token = stream.named("connection-info").data["session_token"]
         waiting = next_state(stream, pane, lambda s: s["state"] == "waiting")
