@@ -6,16 +6,17 @@
 `--panes` panes spread over `--sessions` sessions (one window each), every
 pane a busy agent: ten lines a second for one second, then a second of
 quiet (so each pane settles, and its screen is read, every two seconds),
-forever. All created before tmuxweb starts (TMUX-NOTES).
+forever. All created before tmuxweb starts (TMUX-NOTES), with a history of
+50 lines so that their memory is flat once it is full.
 
 Four phases of `--seconds` each, a fresh tmuxweb for each, measured after
 it has attached and settled: tmuxweb's CPU seconds per wall second (and the
 tmux server's), with `--no-states` and with the tracker, first with nobody
 watching (with `--no-states` no control client is attached at all, so the
 tracker's figure is everything it costs), then with one watcher per session
-(the hubs exist either way: the tracker's own share). During the tracker
-phases the tmux server's RSS is sampled every second: screens are read
-through named buffers, and `capture-pane -p` would make it grow
+(the hubs exist either way: the tracker's own share). The tmux server's RSS is sampled every second: the
+tracker reads about 50 screens a second through named buffers, and with
+`capture-pane -p` tmux would grow by each screen it sent
 (benchmarks/README.md, the capture leak).
 """
 
@@ -106,6 +107,9 @@ def main() -> int:
     try:
         # main first: tmuxweb's default session must exist.
         tmux.new_session("main", "sleep 1000000")
+        # A short history: the panes' memory stops growing within a phase,
+        # so tmux's RSS shows only what reading the screens costs it.
+        tmux.cmd("set-option", "-g", "history-limit", "50")
         for i in range(args.panes):
             name = names[i % len(names)]
             if i < len(names):
@@ -127,12 +131,12 @@ def main() -> int:
             who = f"one per session ({on['mb_watched']:.2f} MB/s to them)" if watch else "none"
             print(f"| {who} | {off['cpu']:.3f} | {on['cpu']:.3f} | {ratio:.2f} | {off['tmux_cpu']:.3f} / {on['tmux_cpu']:.3f} |")
         print()
+        print("| tmux RSS MiB (first / last / max sample) | --no-states | with the tracker |")
+        print("| --- | --- | --- |")
         for watch in (False, True):
-            on = results[(watch, True)]
-            print(
-                f"tmux RSS with the tracker ({'watched' if watch else 'unwatched'}): "
-                f"{on['rss_first']:.1f} MiB at the start, {on['rss_last']:.1f} MiB at the end, {on['rss_max']:.1f} MiB max"
-            )
+            off, on = results[(watch, False)], results[(watch, True)]
+            cells = [f"{r['rss_first']:.1f} / {r['rss_last']:.1f} / {r['rss_max']:.1f}" for r in (off, on)]
+            print(f"| {'watched' if watch else 'unwatched'} | {cells[0]} | {cells[1]} |")
     finally:
         tmux.kill()
     return 0

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+
+from tmuxweb.cli import UsageError, parse_config
 
 from helpers import RunningServer, Session, TmuxServer, wait_until
 from states_support import (
+    RULES,
     STATE_CONFIG,
     agent_command,
     new_pane,
@@ -240,3 +244,15 @@ def test_one_control_client_per_session_shared_with_watchers_and_kept(make_serve
     tmux_server.run("send-keys", "-t", "%0", "printf '\\a'", "Enter")
     wait_state(server, "%0", "bell")
     assert len(tmux_server.control_clients()) == 1
+
+
+def test_options_and_a_bad_rules_file_stops_the_server_with_a_clear_message(tmp_path: Path) -> None:
+    config, _ = parse_config(["--settle", "0.3", "--idle-after", "12", "--rules", str(RULES)])
+    assert (config.states, config.settle, config.idle_after, config.rules_files) == (True, 0.3, 12.0, (RULES,))
+    assert parse_config(["--no-states"])[0].states is False
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = 1\n[[rules]]\nname = "x"\ntool = "t"\nstate = "waiting"\nmatch = "("\n')
+    with pytest.raises(UsageError, match="bad.toml"):
+        parse_config(["--rules", str(bad)])
+    with pytest.raises(UsageError, match="--settle"):
+        parse_config(["--settle", "0"])
