@@ -87,6 +87,7 @@ class _Pane:
     command: str = ""
     timer: asyncio.TimerHandle | None = None
     reading: bool = False
+    read_at: float = 0.0
     published: m.PaneState | None = None
 
 
@@ -195,7 +196,7 @@ class StateTracker:
             return  # announced by the structure refresh that follows
         if record.machine.output(self._time(), text):
             self._publish(record)
-        if record.timer is None and not record.reading:
+        if record.timer is None and not self._still_reading(record):
             self._arm(record)
 
     def structure(self, hub: SessionHub) -> None:
@@ -263,9 +264,11 @@ class StateTracker:
             except StaleAnswer as err:
                 result.set_exception(err)
 
-        record.reading = True
+        self._reading(record)
         try:
-            hub.read_screen(pane, then)
+            # Fails (503) if the control client goes away before the reply,
+            # which then never calls `then`.
+            await asyncio.gather(*hub.read_screen(pane, then))
         except TmuxError:
             record.reading = False
             raise
@@ -293,8 +296,6 @@ class StateTracker:
         answered = Answered(hub, prompt.rule, prompt.labels[choice], replies)
         if machine.answered(self._time()):
             self._publish(record)
-        if record.timer is not None:
-            record.timer.cancel()
         self._arm(record)
         return answered
 
@@ -308,8 +309,12 @@ class StateTracker:
         settle = self.config.settle
         return PaneMachine(now, settle, self.config.idle_after, settle * STICKY_FACTOR)
 
-    def _arm(self, record: _Pane) -> None:
-        due = record.machine.due()
+    def _arm(self, record: _Pane, due: float | None = None) -> None:
+        """(Re)set the pane's one timer: at `due`, or when its machine says."""
+        if record.timer is not None:
+            record.timer.cancel()
+            record.timer = None
+        due = record.machine.due() if due is None else due
         if due is None:
             return
         assert self._loop is not None
@@ -317,7 +322,10 @@ class StateTracker:
 
     def _wake(self, record: _Pane) -> None:
         record.timer = None
-        if self._panes.get(record.id) is not record or record.reading:
+        if self._panes.get(record.id) is not record:
+            return
+        if self._still_reading(record):
+            self._arm(record, record.read_at + 2 * self.config.reply_deadline)
             return
         now = self._time()
         if record.machine.needs_read(now):
@@ -327,8 +335,17 @@ class StateTracker:
             self._publish(record)
         self._arm(record)
 
+    def _reading(self, record: _Pane) -> None:
+        record.reading, record.read_at = True, self._time()
+
+    def _still_reading(self, record: _Pane) -> bool:
+        """A read is on its way. One whose control client was replaced
+        (a missed reply deadline) never answers: after twice the deadline
+        it no longer counts."""
+        return record.reading and self._time() - record.read_at < 2 * self.config.reply_deadline
+
     def _read(self, record: _Pane) -> None:
-        record.reading = True
+        self._reading(record)
         try:
             record.hub.read_screen(record.id, lambda info, lines: self._apply_read(record, info, lines))
         except TmuxError:
@@ -339,7 +356,8 @@ class StateTracker:
         if self._panes.get(record.id) is not record:
             return
         if info is None:
-            self._arm(record)  # gone: the structure refresh will say so
+            # Gone: the structure refresh will say so. Until then, no hurry.
+            self._arm(record, self._time() + self.config.settle)
             return
         machine = record.machine
         busy = machine.busy_for()
@@ -351,8 +369,7 @@ class StateTracker:
             record.title, record.command, changed = info.title, info.current_command, True
         if changed or record.published is None:
             self._publish(record)
-        if record.timer is None:
-            self._arm(record)
+        self._arm(record)
 
     def _vanish(self, record: _Pane, now: float) -> None:
         if record.timer is not None:

@@ -519,11 +519,14 @@ class SessionHub:
         buffer = f"tmuxweb-cap-{self.epoch}-{self._capture_serial}"
         self._client.send(capture_lines(pane, self.config.history_lines, buffer), on_done=done)
 
-    def read_screen(self, pane: str, then: Callable[[PaneInfo | None, list[str]], None]) -> None:
+    def read_screen(
+        self, pane: str, then: Callable[[PaneInfo | None, list[str]], None]
+    ) -> list[asyncio.Future[Answer]]:
         """Read `pane`'s details and visible screen as plain text (states.py);
         `then(info, lines)` runs in the reader at the reply's position
-        (info None: the pane is gone). Through a named buffer, as every
-        capture (see capture_lines)."""
+        (info None: the pane is gone), unless the control client goes away
+        first: then the futures returned fail. Through a named buffer, as
+        every capture (see capture_lines)."""
 
         def done(answers: list[Answer]) -> None:
             details, _, shown, _ = answers
@@ -532,7 +535,7 @@ class SessionHub:
             then(info, [line.rstrip() for line in lines])
 
         self._capture_serial += 1
-        self._client.send(screen_lines(pane, f"tmuxweb-scr-{self.epoch}-{self._capture_serial}"), on_done=done)
+        return self._client.send(screen_lines(pane, f"tmuxweb-scr-{self.epoch}-{self._capture_serial}"), on_done=done)
 
     def emit(self, name: str, payload: Any) -> None:
         """An event from outside the session (states.py's `pane-state`); a
