@@ -204,7 +204,7 @@ class StateTracker:
             return
         if self._hubs.get(hub.session_id) is not hub:
             self._hubs[hub.session_id] = hub
-            hub.held = True
+            hub.hold()
         now = self._time()
         for info in hub.structure.panes.values():
             record = self._panes.get(info.id)

@@ -14,7 +14,7 @@ import pytest
 
 from tmuxweb.cli import UsageError, parse_config
 
-from helpers import RunningServer, Session, TmuxServer, wait_until
+from helpers import EventStream, RunningServer, Session, TmuxServer, wait_until
 from states_support import (
     RULES,
     STATE_CONFIG,
@@ -256,3 +256,29 @@ def test_options_and_a_bad_rules_file_stops_the_server_with_a_clear_message(tmp_
         parse_config(["--rules", str(bad)])
     with pytest.raises(UsageError, match="--settle"):
         parse_config(["--settle", "0"])
+
+
+def output_until(stream: EventStream, text: str) -> str | None:
+    """Read output events until their text holds `text`; the last event id."""
+    seen, last = "", None
+    while text not in seen:
+        event = stream.named("output")
+        seen, last = seen + event.data["data"], event.id
+    return last
+
+
+def test_a_stream_resumes_within_linger_from_a_held_hub(make_server: Make, tmux_server: TmuxServer) -> None:
+    server = make_server(**STATE_CONFIG, linger=30)
+    tmux_server.wait_for_prompt()
+    with server.stream() as first:
+        first.named("state")
+        tmux_server.run("send-keys", "-t", "%0", "echo before-$((1+1))", "Enter")
+        last = output_until(first, "before-2\r\n")
+    # Disconnected; the tracker holds the hub, which keeps the output for `linger`.
+    tmux_server.run("send-keys", "-t", "%0", "echo missed-$((3+4))", "Enter")
+    tmux_server.wait_for_text("%0", "missed-7")
+    assert last is not None
+    with server.stream(headers={"Last-Event-ID": last}) as second:
+        assert second.named("connection-info").data["resumed"] is True
+        output_until(second, "missed-7")
+        assert all(e.name != "state" for e in second.seen)

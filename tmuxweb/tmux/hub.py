@@ -253,9 +253,12 @@ class SessionHub:
         self.output_watch: OutputWatch | None = None
         # Set by TmuxServer before start when the pane-state tracker runs.
         self.observer: HubObserver | None = None
-        # Held by the tracker: the hub does not linger out when its last
-        # watcher leaves, so every session keeps its states.
+        # Held by the tracker (hold()): the hub does not detach when its
+        # last watcher leaves, so every session keeps its states; once
+        # `linger` has passed without one, its output is no longer kept
+        # for resuming (`unwatched`).
         self.held = False
+        self.unwatched = False
         self.prefix: list[str] = []
         # Panes that may have changed mode since the last structure (mode
         # mark → its serial): keys typed into them are resolved first
@@ -357,13 +360,14 @@ class SessionHub:
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
+        self.unwatched = False
         sub = Subscription(self.config.watcher_queue_bytes)
         self._subs.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
-        if not self._subs and not self.closed and self._linger is None and not self.held:
+        if not self._subs and not self.closed and self._linger is None:
             loop = asyncio.get_running_loop()
             self._linger = loop.call_later(self.config.linger, self._linger_expired)
 
@@ -386,8 +390,18 @@ class SessionHub:
     def watchers(self) -> int:
         return len(self._subs)
 
+    def hold(self) -> None:
+        """Keep this hub attached without watchers (the pane-state tracker)."""
+        self.held = True
+        if not self._subs and self._linger is None:
+            self.unwatched = True
+
     def _linger_expired(self) -> None:
         self._linger = None
+        if self.held:
+            # Too late for a resume: stop keeping output nobody will replay.
+            self.unwatched = not self._subs
+            return
         if not self._subs and not self.closed:
             # Forget this hub before detaching, so a watcher arriving during
             # the detach gets a fresh control client instead of this one.
@@ -590,7 +604,15 @@ class SessionHub:
             return
         text = self._decoders.decode(pane, run[0] if len(run) == 1 else b"".join(run))
         if text:
-            self._emit("output", {"pane": pane, "data": text}, pane)
+            if not self.unwatched:
+                self._emit("output", {"pane": pane, "data": text}, pane)
+            else:
+                # Nobody has watched for `linger` (a hub the pane-state
+                # tracker holds): no event to encode or keep. The position
+                # still moves, so a stream resuming across it takes a
+                # snapshot (replay_since sees the gap), as a late one would
+                # after a hub that detached.
+                self.seq += 1
             watch = self.output_watch
             if watch is not None:
                 # After the watchers' queues: their streams run first.
