@@ -137,16 +137,10 @@ class StateTracker:
         and every POLL_INTERVAL while no hub is attached."""
         while True:
             self._rescan.clear()
-            for info in await self._tmux.list_sessions():
-                hub = self._hubs.get(info.id)
-                if hub is not None and not hub.closed:
-                    continue
-                try:
-                    hub = await self._tmux.hub(info)
-                except (TmuxError, OSError) as err:  # gone meanwhile, or tmux went away
-                    log.info("pane states: cannot attach to session %s: %s", info.id, err)
-                    continue
-                self.structure(hub)
+            try:
+                await self._attach_all()
+            except Exception:  # keep discovering: the next rescan may do better
+                log.exception("pane states: discovering sessions failed")
             if any(not h.closed for h in self._hubs.values()):
                 await self._rescan.wait()
             else:
@@ -154,6 +148,18 @@ class StateTracker:
                     await asyncio.wait_for(self._rescan.wait(), POLL_INTERVAL)
                 except TimeoutError:
                     pass
+
+    async def _attach_all(self) -> None:
+        for info in await self._tmux.list_sessions():
+            hub = self._hubs.get(info.id)
+            if hub is not None and not hub.closed:
+                continue
+            try:
+                hub = await self._tmux.hub(info)
+            except (TmuxError, OSError) as err:  # gone meanwhile, or tmux went away
+                log.info("pane states: cannot attach to session %s: %s", info.id, err)
+                continue
+            self.structure(hub)
 
     # -- hooks and queries -----------------------------------------------------------
 
@@ -220,9 +226,9 @@ class StateTracker:
             record.hub = hub  # (a pane moved between sessions)
             changed = (record.title, record.command) != (info.title, info.current_command)
             record.title, record.command = info.title, info.current_command
-            if info.dead and not record.machine.state == "exited":
+            if info.dead:  # (again: tmux may learn the status late)
                 changed = record.machine.died(now, info.dead_status) or changed
-            if changed or record.published is None or record.published.session_name != hub.name:
+            if changed or self._moved(record, hub, info):
                 self._publish(record)
         for record in [r for r in self._panes.values() if r.hub is hub and r.id not in hub.structure.panes]:
             other = next((h for h in self._hubs.values() if not h.closed and record.id in h.structure.panes), None)
@@ -230,6 +236,14 @@ class StateTracker:
                 record.hub = other
             else:
                 self._vanish(record, now)
+
+    @staticmethod
+    def _moved(record: _Pane, hub: SessionHub, info: PaneInfo) -> bool:
+        """Whether the pane's session name, window or window index changed."""
+        shown = record.published
+        window = hub.structure.windows.get(info.window)
+        index = window.index if window is not None else None
+        return shown is None or (shown.session_name, shown.window, shown.window_index) != (hub.name, info.window, index)
 
     def closed(self, hub: SessionHub) -> None:
         now = self._time()

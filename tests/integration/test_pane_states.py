@@ -282,3 +282,14 @@ def test_a_stream_resumes_within_linger_from_a_held_hub(make_server: Make, tmux_
         assert second.named("connection-info").data["resumed"] is True
         output_until(second, "missed-7")
         assert all(e.name != "state" for e in second.seen)
+
+
+def test_renaming_the_session_or_moving_the_window_updates_the_state(make_server: Make, tmux_server: TmuxServer) -> None:
+    server = make_server(**STATE_CONFIG)
+    with server.stream() as stream:
+        stream.named("state")
+        wait_until(lambda: pane_state(server, "%0") is not None, what="the pane's state")
+        tmux_server.run("rename-session", "-t", "main", "renamed")
+        assert next_state(stream, "%0", lambda s: s["session_name"] == "renamed")["window_index"] == 0
+        tmux_server.run("move-window", "-s", "renamed:0", "-t", "renamed:7")
+        assert next_state(stream, "%0", lambda s: s["window_index"] == 7)["session_name"] == "renamed"
