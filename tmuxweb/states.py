@@ -86,6 +86,7 @@ class _Pane:
     title: str = ""
     command: str = ""
     timer: asyncio.TimerHandle | None = None
+    timer_at: float = 0.0
     reading: bool = False
     read_at: float = 0.0
     published: m.PaneState | None = None
@@ -202,8 +203,13 @@ class StateTracker:
             return  # announced by the structure refresh that follows
         if record.machine.output(self._time(), text):
             self._publish(record)
-        if record.timer is None and not self._still_reading(record):
-            self._arm(record)
+        if not self._still_reading(record):
+            # Sooner than the timer set (the idle tick of a working pane):
+            # re-arm for the read once this output settles. Later output
+            # only moves that read later, which the wake-up sees.
+            due = record.machine.due()
+            if due is not None and (record.timer is None or due < record.timer_at):
+                self._arm(record, due)
 
     def structure(self, hub: SessionHub) -> None:
         if hub.observer is not self:
@@ -332,7 +338,7 @@ class StateTracker:
         if due is None:
             return
         assert self._loop is not None
-        record.timer = self._loop.call_at(due, self._wake, record)
+        record.timer, record.timer_at = self._loop.call_at(due, self._wake, record), due
 
     def _wake(self, record: _Pane) -> None:
         record.timer = None

@@ -293,3 +293,15 @@ def test_renaming_the_session_or_moving_the_window_updates_the_state(make_server
         assert next_state(stream, "%0", lambda s: s["session_name"] == "renamed")["window_index"] == 0
         tmux_server.run("move-window", "-s", "renamed:0", "-t", "renamed:7")
         assert next_state(stream, "%0", lambda s: s["window_index"] == 7)["session_name"] == "renamed"
+
+
+def test_a_working_pane_is_read_again_each_time_its_output_settles(make_server: Make, tmux_server: TmuxServer) -> None:
+    # idle_after far beyond the test: only the settle timer can bring the reads.
+    server = make_server(**{**STATE_CONFIG, "idle_after": 600.0})
+    tmux_server.wait_for_prompt()
+    with server.stream() as stream:
+        stream.named("state")
+        for n in range(3):
+            tmux_server.run("send-keys", "-t", "%0", f"echo burst-$(({n}+100))", "Enter")
+            state = next_state(stream, "%0", lambda s, n=n: f"burst-{n + 100}" in s["lines"], timeout=8)
+            assert state["state"] == "working"
