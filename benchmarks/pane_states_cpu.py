@@ -29,6 +29,8 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from echo_and_throughput import TmuxServer, TmuxWeb, cpu_seconds, machine_info  # noqa: E402
@@ -58,6 +60,14 @@ class RssSampler(threading.Thread):
         return self.samples
 
 
+def version(tw: TmuxWeb, states: bool) -> int:
+    """The tracker's change counter: how many pane states it sent so far."""
+    if not states:
+        return 0
+    panes = httpx.get(tw.base_url + "/api/states", headers=tw.auth(), timeout=10).json()["panes"]
+    return max((p["version"] for p in panes), default=0)
+
+
 def phase(tmux: TmuxServer, workdir: Path, states: bool, sessions: list[str], watch: bool, seconds: float) -> dict[str, float]:
     args = () if states else ("--no-states",)
     tw = TmuxWeb(tmux, workdir, "warning", ("--max-streams-per-token", "64", *args))
@@ -74,10 +84,11 @@ def phase(tmux: TmuxServer, workdir: Path, states: bool, sessions: list[str], wa
         assert tmux.pid is not None
         rss = RssSampler(tmux.pid)
         rss.start()
-        t0, cpu0, tcpu0 = time.monotonic(), tw.cpu(), cpu_seconds(tmux.pid)
+        t0, cpu0, tcpu0, v0 = time.monotonic(), tw.cpu(), cpu_seconds(tmux.pid), version(tw, states)
         time.sleep(seconds)
         wall = time.monotonic() - t0
         cpu, tcpu = tw.cpu() - cpu0, cpu_seconds(tmux.pid) - tcpu0
+        changes = version(tw, states) - v0
         samples = rss.stop()
         return {
             "cpu": cpu / wall,
@@ -86,6 +97,7 @@ def phase(tmux: TmuxServer, workdir: Path, states: bool, sessions: list[str], wa
             "rss_last": samples[-1] / 1024 if samples else 0.0,
             "rss_max": max(samples) / 1024 if samples else 0.0,
             "mb_watched": sum(w.bytes for w in watchers) / 1e6 / wall,
+            "changes": changes / wall,
         }
     finally:
         pump.stop()
@@ -129,7 +141,7 @@ def main() -> int:
             off, on = results[(watch, False)], results[(watch, True)]
             ratio = on["cpu"] / off["cpu"] if off["cpu"] > 0 else float("inf")
             who = f"one per session ({on['mb_watched']:.2f} MB/s to them)" if watch else "none"
-            print(f"| {who} | {off['cpu']:.3f} | {on['cpu']:.3f} | {ratio:.2f} | {off['tmux_cpu']:.3f} / {on['tmux_cpu']:.3f} |")
+            print(f"| {who} | {off['cpu']:.3f} | {on['cpu']:.3f} ({on['changes']:.0f} states sent/s) | {ratio:.2f} | {off['tmux_cpu']:.3f} / {on['tmux_cpu']:.3f} |")
         print()
         print("| tmux RSS MiB (first / last / max sample) | --no-states | with the tracker |")
         print("| --- | --- | --- |")

@@ -380,9 +380,7 @@ class StateTracker:
             self._arm(record, self._time() + self.config.settle)
             return
         machine = record.machine
-        busy = machine.busy_for()
-        match = self._rules.match(lines, info.current_command, busy)
-        resting = match is not None or self._rules.match(lines, info.current_command, math.inf) is not None
+        match, resting = self._match(lines, info.current_command, machine.busy_for())
         read = Read(tuple(lines), match, resting, info.dead, info.dead_status)
         changed = machine.read(self._time(), read)
         if (record.title, record.command) != (info.title, info.current_command):
@@ -390,6 +388,18 @@ class StateTracker:
         if changed or record.published is None:
             self._publish(record)
         self._arm(record)
+
+    def _match(self, lines: list[str], command: str, busy: float) -> tuple[MatchLike | None, bool]:
+        """The rules' verdict for `busy` seconds of work, and whether any
+        rule matches at all (the screen shows an input prompt). Usually one
+        pass: the first rule that matches with no work limit is also the
+        first for `busy` unless its `min_busy` is more than that."""
+        unlimited = self._rules.match(lines, command, math.inf)
+        if unlimited is None:
+            return None, False
+        if unlimited.rule.min_busy <= busy:
+            return unlimited, True
+        return self._rules.match(lines, command, busy), True
 
     def _vanish(self, record: _Pane, now: float) -> None:
         if record.timer is not None:
