@@ -120,3 +120,25 @@ def test_a_hung_push_service_holds_up_neither_stream_nor_command(
         assert push_service.messages == []
     finally:
         session.close()
+
+
+def test_nothing_is_notified_while_a_pane_keeps_working(
+    make_server: Make, tmux_server: TmuxServer, tmp_path: Path, push_service: PushService
+) -> None:
+    """A program busy for several debounces, printing question-like lines
+    all the while, then exiting: its only notification is `exited`."""
+    server, out = notified_server(make_server, tmp_path)
+    subscribe(server, push_service, Browser())
+    session = Session(server, server.stream())
+    try:
+        busy = "for i in $(seq 60); do echo \"Continue? [y/N] $i\"; sleep 0.05; done; exit 4"
+        pane = new_pane(tmux_server, busy, remain=True)
+        note = session.stream.until(lambda e: e.name == "notification" and e.data["pane"] == pane, 20).data
+        assert note["state"] == "exited"
+        # When tmux knew the status (3.3a sometimes never learns it), it is said.
+        assert "(status" not in note["title"] or "(status 4)" in note["title"]
+        assert [e.data["state"] for e in session.stream.seen if e.name == "notification" and e.data["pane"] == pane] == ["exited"]
+        assert [m.payload["state"] for m in wait_until(lambda: push_service.messages, what="the push")] == ["exited"]
+        assert [r["state"] for r in wait_until(lambda: runs(out), what="the command's run")] == ["exited"]
+    finally:
+        session.close()
