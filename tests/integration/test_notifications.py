@@ -80,6 +80,7 @@ def test_an_agent_waiting_is_notified_once_everywhere_and_seen_clears_it(
         # The default content policy: not a word of what the agent printed.
         question = waiting["prompt"]["question"]
         assert question and question not in json.dumps(note)
+        assert waiting["command"] and waiting["command"] not in json.dumps(note)
         for label in (c["label"] for c in waiting["prompt"]["choices"]):
             assert f"{label}" not in note["title"]
         [pushed] = wait_until(lambda: push_service.messages, what="the push received and decrypted")
