@@ -158,8 +158,11 @@ def create_app(config: Config) -> ASGIApp:
         notifications = [
             asyncio.create_task(svc.push.run(), name="push-sender"),
             asyncio.create_task(svc.push.watch(), name="push-pruner"),
+            asyncio.create_task(svc.notifier.run(), name="notifier"),
         ]
         if svc.states is not None:
+            svc.states.on_transition(svc.notifier.transition)
+            svc.states.on_seen(svc.notifier.seen)
             await svc.states.start()
         try:
             yield {"services": svc}

@@ -13,6 +13,7 @@ from tmuxweb.audit import AuditLog
 from tmuxweb.auth import Tickets
 from tmuxweb.config import Config
 from tmuxweb.errors import NotFound
+from tmuxweb.notify import Notifier, to_every_stream
 from tmuxweb.ratelimit import FailureLimiter
 from tmuxweb.rules import load_rules
 from tmuxweb.sse import encode_event
@@ -35,6 +36,7 @@ class Services:
     limiter: FailureLimiter
     audit: AuditLog
     push: WebPush
+    notifier: Notifier
     # Every pane's state (None with --no-states).
     states: StateTracker | None
 
@@ -43,6 +45,7 @@ class Services:
         tokens = TokenStore(config.tokens_file or default_store_path())
         tokens.load()
         tmux = TmuxServer(config, encode_event)
+        push = WebPush(config, tokens)
         return cls(
             config=config,
             tmux=tmux,
@@ -53,7 +56,8 @@ class Services:
                 config.auth_burst, config.auth_rate, config.auth_global_burst, config.auth_global_rate
             ),
             audit=AuditLog(config.audit_log, config.audit_input),
-            push=WebPush(config, tokens),
+            push=push,
+            notifier=Notifier(config, to_every_stream(tmux), push),
             states=StateTracker(config, tmux, load_rules(config.rules_files)) if config.states else None,
         )
 
