@@ -328,6 +328,7 @@ MINIMAL_COMMANDS: dict[str, dict[str, object]] = {
     "keys": {"keys": ["Enter"]},
     "paste": {"text": "x"},
     "resize": {"cols": 80, "rows": 24},
+    "release-size": {},
     "select-pane": {"pane": "%0"},
     "select-window": {"window": "@0"},
     "split": {"pane": "%0", "direction": "vertical"},

@@ -111,10 +111,15 @@ class Paste(Base, tag="paste"):
 
 
 class Resize(Base, tag="resize"):
-    """The size of this connection's tmux client."""
+    """Claim the session's window size for this connection's screen ("Fit
+    to this screen", tmux/claim.py); watching alone never resizes."""
 
     cols: Size
     rows: Size
+
+
+class ReleaseSize(Base, tag="release-size"):
+    """Give this connection's size claim back (leaving does it too)."""
 
 
 class SelectPane(Base, tag="select-pane"):
@@ -226,7 +231,7 @@ class Binding(Base, tag="binding"):
 
 
 Command = (
-    Input | SendKeys | Paste | Resize | SelectPane | SelectWindow | Split | KillPane | NewWindow | KillWindow
+    Input | SendKeys | Paste | Resize | ReleaseSize | SelectPane | SelectWindow | Split | KillPane | NewWindow | KillWindow
     | RenameWindow | Zoom | ResizePane | NextWindow | PreviousWindow | LastWindow | LastPane | CopyMode
     | SendPrefix | PasteBuffer | CopyPrompt | RotateWindow | SwapPane | SelectLayout | Binding
 )
@@ -450,11 +455,26 @@ class ConnectionInfo(Shape):
     scope: Literal["read", "write", "owner"]
 
 
+class SizeClaim(Shape):
+    """The size claim in force: whose (a connection_id) and its size."""
+
+    connection: str
+    cols: int
+    rows: int
+
+
 class State(Shape):
     session: SessionRef
     active_window: str | None
     windows: list[Window]
     panes: list[Pane]
+    size_claim: SizeClaim | None
+
+
+class SizeClaimed(Shape):
+    """The size claim changed; null: nobody claims, tmux sizes as it would."""
+
+    claim: SizeClaim | None
 
 
 class Output(Shape):
@@ -567,6 +587,7 @@ EVENTS: dict[str, type[Shape]] = {
     "pane-selected": PaneSelected,
     "pane-changed": PaneChanged,
     "session-renamed": SessionRenamed,
+    "size-claim": SizeClaimed,
     "exit": Exit,
     "notification": Notification,
     "notification-cleared": NotificationCleared,
