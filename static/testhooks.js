@@ -12,6 +12,7 @@ export class TestHooks {
         return term ? [term.cols, term.rows] : null;
       },
       cellSize: () => ws.cellSize(),
+      fontSize: () => ws.fontSize,
       panes: () => [...ws.panes.keys()],
       activePane: () => ws.activePaneId(),
       activeWindow: () => ws.activeWindow,
