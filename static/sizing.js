@@ -147,12 +147,19 @@ export class Sizing {
     return Boolean(this.claim && this.connectionId && this.claim.connection === this.connectionId);
   }
 
+  /**
+   * This page's claim is what the current window shows (tmux may have given
+   * the size to a terminal whose person typed since: DATA-FLOW "Window sizes").
+   */
+  get inForce() {
+    const win = this.workspace.windows.get(this.workspace.activeWindow);
+    return Boolean(this.holding && win && win.width === this.claim.cols && win.height === this.claim.rows);
+  }
+
   /** The Fit button: claim this screen's size, or give it back if it is in force. */
   toggleClaim() {
     if (!this.canClaim() || !this.connected()) return;
-    const win = this.workspace.windows.get(this.workspace.activeWindow);
-    const inForce = this.holding && win && win.width === this.claim.cols && win.height === this.claim.rows;
-    if (inForce) {
+    if (this.inForce) {
       this.command({ type: "release-size" });
     } else {
       this.claimNow();
@@ -190,11 +197,13 @@ export class Sizing {
     const button = this.fitButton;
     if (!button) return;
     button.disabled = !this.canClaim();
-    button.setAttribute("aria-pressed", String(this.holding));
-    button.title = this.holding
+    button.setAttribute("aria-pressed", String(this.inForce));
+    button.title = this.inForce
       ? "The tmux window fits this screen (click to give the size back)"
-      : this.claim
-        ? `Fit the tmux window to this screen (now ${this.claim.cols}×${this.claim.rows} for another screen)`
-        : "Fit the tmux window to this screen (changes its size for everyone)";
+      : this.holding
+        ? "Fit the tmux window to this screen again (a terminal has taken the size since)"
+        : this.claim
+          ? `Fit the tmux window to this screen (now ${this.claim.cols}×${this.claim.rows} for another screen)`
+          : "Fit the tmux window to this screen (changes its size for everyone)";
   }
 }

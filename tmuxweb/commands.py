@@ -192,7 +192,7 @@ BUILDERS: dict[type[m.Base], Builder] = {
     m.SelectLayout: _select_layout,
 }
 # Commands after which the size claim's holder sees another window.
-SWITCHING = (m.SelectWindow, m.NextWindow, m.PreviousWindow, m.LastWindow, m.NewWindow)
+SWITCHING = (m.SelectWindow, m.NextWindow, m.PreviousWindow, m.LastWindow, m.NewWindow, m.KillWindow)
 # Commands that type into a pane: their reply waits for the echo.
 TYPING = (m.Input, m.SendKeys, m.Paste, m.PasteBuffer, m.SendPrefix)
 # Typing commands that tmux turns into key lookups when the pane is in a

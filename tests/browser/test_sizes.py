@@ -17,6 +17,8 @@ import pytest
 
 from helpers import TmuxServer, wait_until
 from ptyclient import TerminalClient, window_size
+from tmuxweb.auth import new_secret
+from tmuxweb.tokens import TokenStore
 
 pytestmark = pytest.mark.browser
 
@@ -141,3 +143,13 @@ def test_fit_again_gives_the_size_back(new_page: Any, tmuxweb_server: Any, tmux_
     page.click("#fit-button")
     page.wait_for_function(PRESSED, arg="false")
     wait_until(lambda: window_size(tmux_server) == "120x40", what="the size from before the claim")
+
+
+def test_a_read_only_page_cannot_fit(new_page: Any, tmuxweb_server: Any, tmux_server: TmuxServer) -> None:
+    secret = new_secret()
+    TokenStore(tmuxweb_server.config.tokens_file).create("glance", "read", None, secret)
+    page = new_page(**PHONE)
+    page.goto(f"{tmuxweb_server.base_url}/#token={secret}")
+    page.wait_for_function(READY)
+    assert page.is_disabled("#fit-button")
+    assert window_size(tmux_server) == "120x40"

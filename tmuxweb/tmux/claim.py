@@ -32,7 +32,7 @@ from typing import Any
 from tmuxweb.config import Config
 from tmuxweb.tmux.client import ControlClient
 from tmuxweb.tmux.cmdline import quote, resize_client
-from tmuxweb.tmux.errors import TmuxError
+from tmuxweb.tmux.errors import TmuxError, TmuxUnavailable
 
 log = logging.getLogger("tmuxweb.claim")
 
@@ -63,6 +63,7 @@ class SizeClaim:
         # Claims, releases and window switches reach tmux in the order asked.
         self._lock = asyncio.Lock()
         self._told: dict[str, Any] | None = None  # what on_change heard last
+        self._closed = False
 
     @property
     def holder(self) -> str | None:
@@ -79,6 +80,8 @@ class SizeClaim:
     async def claim(self, connection: str, cols: int, rows: int) -> None:
         """Fit the session's windows to `cols` x `rows` for `connection`."""
         async with self._lock:
+            if self._closed:
+                raise TmuxUnavailable("this session's control client is detaching")
             self._claims = [c for c in self._claims if c.connection != connection]
             self._claims.append(Claimant(connection, cols, rows))
             try:
@@ -118,6 +121,7 @@ class SizeClaim:
     async def close(self) -> None:
         """Every claim ends (the hub is detaching, tmuxweb is stopping)."""
         async with self._lock:
+            self._closed = True
             had = bool(self._claims)
             self._claims = []
             await self._give_back()
