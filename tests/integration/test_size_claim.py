@@ -31,8 +31,13 @@ def settled(tmux: TmuxServer, expected: str, window: str = "@0") -> None:
 
 
 def viewer(server: RunningServer, token: str | None = None) -> Session:
+    """A watcher; with `token`, its stream and its commands use that token."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    return Session(server, server.stream(headers=headers))
+    session = Session(server, server.stream(headers=headers))
+    if token:
+        session.client.close()
+        session.client = server.client(headers={**(headers or {}), "X-Session-Token": session.info["session_token"]})
+    return session
 
 
 def claim_becomes(session: Session, expected: object) -> None:
@@ -152,6 +157,7 @@ def test_a_read_token_can_neither_claim_nor_release(tmuxweb_server: RunningServe
         for body in ({"type": "resize", "cols": 53, "rows": 52}, {"type": "release-size"}):
             r = reader.command(**body)
             assert r.status_code == 403, r.text
+            assert "read-only" in r.json()["error"]
         assert window_size(tmux_server) == "200x50"
         assert owner.command(type="resize", cols=60, rows=30).status_code == 200
         assert reader.command(type="release-size").status_code == 403
