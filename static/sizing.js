@@ -128,11 +128,20 @@ export class Sizing {
 
   // ---- the size claim ----
 
-  /** connection-info: a new connection holds no claim. */
+  /**
+   * connection-info. A new connection holds no claim; if the stream that
+   * just ended held one, the server keeps it a few seconds (claim_grace) and
+   * the new connection renews it, unless it has passed on meanwhile.
+   */
   connectedAs(info) {
+    const renew = this.holding && this.claimed ? { renew: this.connectionId, ...this.claimed } : null;
     this.connectionId = info.connection_id;
     this.claimed = null;
     this.#showClaim();
+    if (renew && this.canClaim()) {
+      this.claimed = { cols: renew.cols, rows: renew.rows };
+      this.command({ type: "resize", ...renew });
+    }
   }
 
   /** The claim from a state or a size-claim event. */

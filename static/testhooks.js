@@ -18,6 +18,7 @@ export class TestHooks {
       activeWindow: () => ws.activeWindow,
       connected: () => attachment().connected,
       resumed: () => attachment().info?.resumed === true,
+      connectionId: () => attachment().info?.connection_id ?? null,
       prefixPending: () => prefix.pending,
       onOutput: (hook) => {
         this.#outputHooks.add(hook);

@@ -173,6 +173,7 @@ def server_config(tmux: TmuxServer, **overrides: Any) -> Config:
         token=Secret(new_secret()),
         socket_name=tmux.socket_name,
         linger=0.2,
+        claim_grace=0.1,
         tokens_file=tmux.config_path.parent / "tokens.json",
     )
     return replace(base, **overrides)

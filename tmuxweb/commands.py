@@ -280,7 +280,7 @@ async def run_command(
         # A typing command's replies come after its echo (echo.py).
         replies: asyncio.Future[list[Answer]]
         if isinstance(cmd, m.Resize | m.ReleaseSize):
-            replies = asyncio.ensure_future(_claim_size(cmd, hub, conn))
+            replies = asyncio.ensure_future(_claim_size(cmd, hub, conn, svc))
         elif not lines:
             replies = asyncio.gather()  # every key was unbound in the pane's mode
         elif isinstance(cmd, TYPING):
@@ -299,9 +299,14 @@ async def run_command(
     return _OK_REPEAT if repeat else _OK
 
 
-async def _claim_size(cmd: m.Resize | m.ReleaseSize, hub: SessionHub, conn: Connection) -> list[Answer]:
+async def _claim_size(cmd: m.Resize | m.ReleaseSize, hub: SessionHub, conn: Connection, svc: Services) -> list[Answer]:
     if isinstance(cmd, m.Resize):
-        await hub.claim.claim(conn.id, cmd.cols, cmd.rows)
+        renew = None if cmd.renew is UNSET else cmd.renew
+        if renew is not None and svc.connections.open_for(lambda c: c.id == renew):
+            # Only a stream that has ended passes its claim on: a viewer
+            # still here keeps its place under a newer claim.
+            raise Conflict("that connection is still open; claim without renew")
+        await hub.claim.claim(conn.id, cmd.cols, cmd.rows, conn.principal.name, renew)
     else:
         await hub.claim.release(conn.id)
     return []

@@ -110,12 +110,17 @@ class Paste(Base, tag="paste"):
     pane: PaneId | UnsetType = UNSET
 
 
+ConnectionId = Annotated[str, Meta(pattern=r"^[0-9a-f]{16}" + _END, description="a connection_id from connection-info")]
+
+
 class Resize(Base, tag="resize"):
     """Claim the session's window size for this connection's screen ("Fit
-    to this screen", tmux/claim.py); watching alone never resizes."""
+    to this screen", tmux/claim.py); watching alone never resizes. With
+    `renew`: only if the claim in force is that (earlier) connection's."""
 
     cols: Size
     rows: Size
+    renew: ConnectionId | UnsetType = UNSET
 
 
 class ReleaseSize(Base, tag="release-size"):

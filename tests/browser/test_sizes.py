@@ -153,3 +153,21 @@ def test_a_read_only_page_cannot_fit(new_page: Any, tmuxweb_server: Any, tmux_se
     page.wait_for_function(READY)
     assert page.is_disabled("#fit-button")
     assert window_size(tmux_server) == "120x40"
+
+
+def test_a_phone_whose_connection_drops_keeps_its_claim(
+    new_page: Any, make_server: Any, tmux_server: TmuxServer, terminal: TerminalClient
+) -> None:
+    server = make_server(claim_grace=30)
+    phone = open_page(new_page, server, PHONE)
+    phone.tap("#fit-button")
+    phone.wait_for_function(PRESSED, arg="true")
+    claimed = cells_that_fit(phone)
+    wait_until(lambda: window_size(tmux_server) == claimed, what=f"the phone's size {claimed}")
+    first = phone.evaluate("() => window.__tmuxweb.connectionId()")
+    phone.context.set_offline(True)
+    phone.wait_for_function("() => !window.__tmuxweb.connected()")
+    phone.context.set_offline(False)
+    phone.wait_for_function(f"() => window.__tmuxweb.connected() && window.__tmuxweb.connectionId() !== '{first}'")
+    phone.wait_for_function(PRESSED, arg="true")
+    assert window_size(tmux_server) == claimed

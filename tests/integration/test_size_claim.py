@@ -181,3 +181,82 @@ def test_stopping_tmuxweb_gives_the_size_back(make_server, tmux_server: TmuxServ
     server.stop()
     settled(tmux_server, "120x40")
     assert tmux_server.control_clients() == []
+
+
+def test_a_page_that_comes_back_within_the_grace_renews_its_claim_without_a_change(
+    make_server, tmux_server: TmuxServer, terminal: TerminalClient  # type: ignore[no-untyped-def]
+) -> None:
+    server = make_server(claim_grace=30)
+    desk = viewer(server)
+    phone = viewer(server)
+    again = None
+    try:
+        assert phone.command(type="resize", cols=53, rows=52).status_code == 200
+        first = phone.info["connection_id"]
+        claim_becomes(desk, {"connection": first, "cols": 53, "rows": 52})
+        phone.close()  # the phone's connection drops
+        again = viewer(server)
+        assert again.state["size_claim"] == {"connection": first, "cols": 53, "rows": 52}
+        assert again.command(type="resize", cols=53, rows=52, renew=first).status_code == 200
+        claim_becomes(desk, {"connection": again.info["connection_id"], "cols": 53, "rows": 52})
+        assert all(e.data["claim"] is not None for e in desk.stream.seen if e.name == "size-claim")
+        assert window_size(tmux_server) == "53x52"
+    finally:
+        desk.close()
+        phone.close()
+        if again is not None:
+            again.close()
+
+
+def test_renewing_after_the_grace_changes_nothing(tmuxweb_server: RunningServer, tmux_server: TmuxServer, terminal: TerminalClient) -> None:
+    desk = viewer(tmuxweb_server)
+    phone = viewer(tmuxweb_server)
+    again = None
+    try:
+        assert phone.command(type="resize", cols=53, rows=52).status_code == 200
+        first = phone.info["connection_id"]
+        phone.close()
+        claim_becomes(desk, None)
+        settled(tmux_server, "200x50")
+        again = viewer(tmuxweb_server)
+        assert again.command(type="resize", cols=53, rows=52, renew=first).status_code == 200
+        assert window_size(tmux_server) == "200x50"
+        assert again.command(type="resize", cols=53, rows=52, renew="0" * 16).status_code == 200
+        assert window_size(tmux_server) == "200x50"
+        assert again.command(type="resize", cols=53, rows=52, renew="not-an-id").status_code == 400
+    finally:
+        desk.close()
+        phone.close()
+        if again is not None:
+            again.close()
+
+
+def test_a_claim_can_be_renewed_only_from_its_own_token_once_its_stream_has_ended(
+    make_server, tmux_server: TmuxServer, terminal: TerminalClient  # type: ignore[no-untyped-def]
+) -> None:
+    server = make_server(claim_grace=30)
+    secret = new_secret()
+    assert server.config.tokens_file is not None
+    TokenStore(server.config.tokens_file).create("typist", "write", None, secret)
+    desk = viewer(server)
+    other = viewer(server, secret)
+    phone = viewer(server)
+    try:
+        assert desk.command(type="resize", cols=100, rows=30).status_code == 200
+        assert phone.command(type="resize", cols=53, rows=52).status_code == 200
+        first = phone.info["connection_id"]
+        # Taking over an open stream's claim would push the desk's claim out.
+        r = desk.command(type="resize", cols=60, rows=20, renew=first)
+        assert r.status_code == 409, r.text
+        assert window_size(tmux_server) == "53x52"
+        phone.close()
+        # Another access token cannot renew it either: nothing happens.
+        assert other.command(type="resize", cols=60, rows=20, renew=first).status_code == 200
+        assert window_size(tmux_server) == "53x52"
+        late = viewer(server)
+        assert late.state["size_claim"]["connection"] == first
+        late.close()
+    finally:
+        desk.close()
+        other.close()
+        phone.close()

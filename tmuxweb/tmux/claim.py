@@ -42,6 +42,7 @@ class Claimant:
     connection: str  # the stream's connection id (connection-info)
     cols: int
     rows: int
+    token: str = ""  # the name of its access token: only it may renew
 
     def to_json(self) -> dict[str, Any]:
         return {"connection": self.connection, "cols": self.cols, "rows": self.rows}
@@ -77,13 +78,24 @@ class SizeClaim:
     def to_json(self) -> dict[str, Any] | None:
         return self._claims[-1].to_json() if self._claims else None
 
-    async def claim(self, connection: str, cols: int, rows: int) -> None:
-        """Fit the session's windows to `cols` x `rows` for `connection`."""
+    async def claim(self, connection: str, cols: int, rows: int, token: str = "", renew: str | None = None) -> None:
+        """Fit the session's windows to `cols` x `rows` for `connection`
+        (a stream of the access token named `token`).
+
+        `renew`: the same page's earlier connection, whose stream has ended
+        (the caller checks) within the grace period; its claim passes to
+        `connection` if it is still the one in force and was made with the
+        same token, and nothing happens otherwise (the page came back too
+        late: the size went back to whoever had it)."""
         async with self._lock:
             if self._closed:
                 raise TmuxUnavailable("this session's control client is detaching")
+            if renew is not None:
+                if not self._claims or self._claims[-1].connection != renew or self._claims[-1].token != token:
+                    return
+                self._claims.pop()
             self._claims = [c for c in self._claims if c.connection != connection]
-            self._claims.append(Claimant(connection, cols, rows))
+            self._claims.append(Claimant(connection, cols, rows, token))
             try:
                 await self._apply()
             except BaseException:

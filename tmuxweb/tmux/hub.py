@@ -409,9 +409,11 @@ class SessionHub:
         return pane in self._mode_marks or info is None or info.in_mode
 
     def release_size(self, connection: str) -> None:
-        """`connection` has left: its size claim ends (claim.py)."""
+        """`connection` has left: its size claim ends after the grace period,
+        unless the page renews it from a new connection first (claim.py)."""
         if self.claim.holds(connection):
-            self._spawn(self.claim.release(connection))
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.config.claim_grace, lambda: self._spawn(self.claim.release(connection)))
 
     def follow_claim(self) -> None:
         """The claim holder switched windows: carry its size there."""
