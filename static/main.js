@@ -122,7 +122,7 @@ function start(token) {
   commander.listen($("workspace"));
   watchTheme((theme) => workspace.setTheme(theme));
   watchGestures($("workspace"), {
-    onSwipe: (step) => toolbar.stepWindow(step),
+    onSwipe: (step) => sizing.panned || toolbar.stepWindow(step), // a panned window's swipe pans
     onPinch: (scale) => sizing.zoomBy(scale),
   });
   files.start().then(() => files.linkPanes(workspace.panes));

@@ -66,6 +66,11 @@ export class Sizing {
     this.#showClaim();
   }
 
+  /** The window is wider than the page: a horizontal swipe pans it. */
+  get panned() {
+    return this.element.scrollWidth > this.element.clientWidth + 1;
+  }
+
   // ---- the font: preferred (A−/A+), fitted, zoomed ----
 
   stepFont(delta) {

@@ -32,6 +32,12 @@ PHONE = {
 READY = "() => window.__tmuxweb && window.__tmuxweb.connected() && window.__tmuxweb.activePane() !== null"
 PANNED = "() => { const w = document.getElementById('workspace'); return w.scrollWidth > w.clientWidth + 1; }"
 FITS = "() => { const w = document.getElementById('workspace'); return w.scrollWidth <= w.clientWidth + 1; }"
+AT_REST = """() => {
+    const x = document.getElementById('workspace').scrollLeft;
+    const still = window.__lastScrollLeft === x;
+    window.__lastScrollLeft = x;
+    return still;
+}"""
 PRESSED = "(p) => document.getElementById('fit-button').getAttribute('aria-pressed') === p"
 
 
@@ -171,3 +177,35 @@ def test_a_phone_whose_connection_drops_keeps_its_claim(
     phone.wait_for_function(f"() => window.__tmuxweb.connected() && window.__tmuxweb.connectionId() !== '{first}'")
     phone.wait_for_function(PRESSED, arg="true")
     assert window_size(tmux_server) == claimed
+
+
+def swipe(page: Any, dx: float) -> None:
+    """One finger across the workspace, through the browser's touch input."""
+    box = page.locator("#workspace").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y, "id": 1}]})
+    for step in range(1, 9):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + dx * step / 8, "y": y, "id": 1}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def test_a_swipe_pans_a_window_wider_than_the_phone_and_switches_windows_otherwise(
+    new_page: Any, tmuxweb_server: Any, tmux_server: TmuxServer, terminal: TerminalClient
+) -> None:
+    tmux_server.run("new-window", "-d", "-t", "main:")
+    phone = open_page(new_page, tmuxweb_server, PHONE)
+    phone.wait_for_function(PANNED)
+    swipe(phone, -150)
+    phone.wait_for_function("() => document.getElementById('workspace').scrollLeft > 0")
+    assert phone.evaluate("() => window.__tmuxweb.activeWindow()") == "@0"
+    # Fitted to the phone, nothing to pan: the same swipe goes to the next window.
+    # A tap while the pan still glides only stops it (as on a phone): wait
+    # until it has come to rest.
+    phone.wait_for_function(AT_REST, polling=100)
+    phone.tap("#fit-button")
+    phone.wait_for_function(PRESSED, arg="true")
+    phone.wait_for_function(FITS)
+    swipe(phone, -150)
+    phone.wait_for_function("() => window.__tmuxweb.activeWindow() === '@1'")
