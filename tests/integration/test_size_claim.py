@@ -260,3 +260,22 @@ def test_a_claim_can_be_renewed_only_from_its_own_token_once_its_stream_has_ende
         desk.close()
         other.close()
         phone.close()
+
+
+def test_the_issue_scenario_with_a_status_line(tmuxweb_server: RunningServer, tmux_server: TmuxServer) -> None:
+    """Issue 14 as reported: a 200x50 terminal with tmux's status line (its
+    window 200x49), then a phone opens the page: nothing moves until it fits."""
+    tmux_server.run("set-option", "-g", "status", "on")
+    with TerminalClient(tmux_server, cols=200, rows=50):
+        settled(tmux_server, "200x49")
+        desk = viewer(tmuxweb_server)
+        phone = viewer(tmuxweb_server)
+        try:
+            assert window_size(tmux_server) == "200x49"
+            assert phone.command(type="resize", cols=53, rows=52).status_code == 200
+            assert window_size(tmux_server) == "53x52"  # a control client has no status line
+            phone.close()
+            settled(tmux_server, "200x49")
+        finally:
+            desk.close()
+            phone.close()
