@@ -90,16 +90,19 @@ class SizeClaim:
         async with self._lock:
             if self._closed:
                 raise TmuxUnavailable("this session's control client is detaching")
+            renewed = None
             if renew is not None:
                 if not self._claims or self._claims[-1].connection != renew or self._claims[-1].token != token:
                     return
-                self._claims.pop()
+                renewed = self._claims.pop()
             self._claims = [c for c in self._claims if c.connection != connection]
             self._claims.append(Claimant(connection, cols, rows, token))
             try:
                 await self._apply()
             except BaseException:
                 self._claims = [c for c in self._claims if c.connection != connection]
+                if renewed is not None:
+                    self._claims.append(renewed)  # its grace runs on
                 raise
             finally:
                 self._changed()
