@@ -11,6 +11,7 @@ export const EVENT_TYPES = [
   "window-added", "window-closed", "window-renamed", "window-selected",
   "window-flags", "layout", "pane-added", "pane-closed", "pane-selected", "pane-changed",
   "session-renamed", "exit",
+  "size-claim",
 ];
 
 const BACKOFF_MIN_MS = 500;

@@ -173,6 +173,7 @@ def server_config(tmux: TmuxServer, **overrides: Any) -> Config:
         token=Secret(new_secret()),
         socket_name=tmux.socket_name,
         linger=0.2,
+        claim_grace=0.1,
         tokens_file=tmux.config_path.parent / "tokens.json",
         # Off unless a test asks (states=True): with pane states on, every
         # session keeps a control client whether or not anybody watches, and
@@ -332,6 +333,7 @@ MINIMAL_COMMANDS: dict[str, dict[str, object]] = {
     "keys": {"keys": ["Enter"]},
     "paste": {"text": "x"},
     "resize": {"cols": 80, "rows": 24},
+    "release-size": {},
     "select-pane": {"pane": "%0"},
     "select-window": {"window": "@0"},
     "split": {"pane": "%0", "direction": "vertical"},

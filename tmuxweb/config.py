@@ -74,6 +74,10 @@ class Config:
     # page reload or a phone's dropped connection does not re-attach, and can
     # resume from Last-Event-ID (which needs the same control client).
     linger: float = 10.0
+    # A size claim outlives its stream this long, so a page that reconnects
+    # (a dropped phone connection) renews it without the windows changing
+    # size twice (tmux/claim.py).
+    claim_grace: float = 5.0
     # tmux pauses a pane whose output the control client is this many
     # seconds behind on (refresh-client -f pause-after), bounding tmux's
     # memory; we then resume it and re-capture the pane.

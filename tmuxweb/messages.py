@@ -110,11 +110,21 @@ class Paste(Base, tag="paste"):
     pane: PaneId | UnsetType = UNSET
 
 
+ConnectionId = Annotated[str, Meta(pattern=r"^[0-9a-f]{16}" + _END, description="a connection_id from connection-info")]
+
+
 class Resize(Base, tag="resize"):
-    """The size of this connection's tmux client."""
+    """Claim the session's window size for this connection's screen ("Fit
+    to this screen", tmux/claim.py); watching alone never resizes. With
+    `renew`: only if the claim in force is that (earlier) connection's."""
 
     cols: Size
     rows: Size
+    renew: ConnectionId | UnsetType = UNSET
+
+
+class ReleaseSize(Base, tag="release-size"):
+    """Give this connection's size claim back (leaving does it too)."""
 
 
 class SelectPane(Base, tag="select-pane"):
@@ -241,7 +251,7 @@ class Seen(Base, tag="seen"):
 
 
 Command = (
-    Input | SendKeys | Paste | Resize | SelectPane | SelectWindow | Split | KillPane | NewWindow | KillWindow
+    Input | SendKeys | Paste | Resize | ReleaseSize | SelectPane | SelectWindow | Split | KillPane | NewWindow | KillWindow
     | RenameWindow | Zoom | ResizePane | NextWindow | PreviousWindow | LastWindow | LastPane | CopyMode
     | SendPrefix | PasteBuffer | CopyPrompt | RotateWindow | SwapPane | SelectLayout | Binding
     | Answer | Seen
@@ -466,11 +476,26 @@ class ConnectionInfo(Shape):
     scope: Literal["read", "write", "owner"]
 
 
+class SizeClaim(Shape):
+    """The size claim in force: whose (a connection_id) and its size."""
+
+    connection: str
+    cols: int
+    rows: int
+
+
 class State(Shape):
     session: SessionRef
     active_window: str | None
     windows: list[Window]
     panes: list[Pane]
+    size_claim: SizeClaim | None
+
+
+class SizeClaimed(Shape):
+    """The size claim changed; null: nobody claims, tmux sizes as it would."""
+
+    claim: SizeClaim | None
 
 
 class Output(Shape):
@@ -622,6 +647,7 @@ EVENTS: dict[str, type[Shape]] = {
     "pane-selected": PaneSelected,
     "pane-changed": PaneChanged,
     "session-renamed": SessionRenamed,
+    "size-claim": SizeClaimed,
     "exit": Exit,
     "notification": Notification,
     "notification-cleared": NotificationCleared,

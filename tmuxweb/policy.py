@@ -31,6 +31,7 @@ WRITE_COMMANDS = frozenset(
         "keys",
         "paste",
         "resize",
+        "release-size",
         "select-pane",
         "select-window",
         "next-window",

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tmuxweb.config import Config
+from tmuxweb.tmux.claim import SizeClaim
 from tmuxweb.tmux.client import Answer, ControlClient
 from tmuxweb.tmux.cmdline import quote
 from tmuxweb.tmux.errors import TmuxStalled, TmuxUnavailable
@@ -270,6 +271,8 @@ class SessionHub:
         # Set while a stuck control client is being replaced (_restart).
         self._restarting: asyncio.Future[None] | None = None
         self._client = self._new_client()
+        # Whose screen the windows fit, if anyone's (claim.py).
+        self.claim = SizeClaim(config, session_id, lambda claim: self._emit("size-claim", {"claim": claim}))
 
     def _new_client(self) -> ControlClient:
         return ControlClient(
@@ -311,6 +314,7 @@ class SessionHub:
         """Detach our control client; the tmux session keeps running."""
         if self._restarting is not None:
             await asyncio.shield(self._restarting)
+        await self.claim.close()
         await self._client.close()
 
     def _restart(self, reason: str) -> None:
@@ -446,6 +450,17 @@ class SessionHub:
         info = self.structure.panes.get(pane)
         return pane in self._mode_marks or info is None or info.in_mode
 
+    def release_size(self, connection: str) -> None:
+        """`connection` has left: its size claim ends after the grace period,
+        unless the page renews it from a new connection first (claim.py)."""
+        if self.claim.holds(connection):
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.config.claim_grace, lambda: self._spawn(self.claim.release(connection)))
+
+    def follow_claim(self) -> None:
+        """The claim holder switched windows: carry its size there."""
+        self._spawn(self.claim.follow())
+
     def paste_buffer_name(self) -> str:
         self._paste_serial += 1
         return f"tmuxweb-paste-{self.epoch}-{self._paste_serial}"
@@ -490,6 +505,7 @@ class SessionHub:
                 (info or structure.panes[pane]).to_json(content)
                 for pane, (info, content, _) in results.items()
             ],
+            "size_claim": self.claim.to_json(),
         }
         last = max([panes.position, *anchors.values()])
         return Snapshot(state, panes.position, anchors, last)
