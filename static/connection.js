@@ -11,6 +11,8 @@ export const EVENT_TYPES = [
   "window-added", "window-closed", "window-renamed", "window-selected",
   "window-flags", "layout", "pane-added", "pane-closed", "pane-selected", "pane-changed",
   "session-renamed", "exit",
+  // Every stream carries every pane's state and the notifications (overview.js, notifications.js).
+  "pane-state", "notification", "notification-cleared",
 ];
 
 const BACKOFF_MIN_MS = 500;

@@ -4,7 +4,7 @@
 export class TestHooks {
   #outputHooks = new Set();
 
-  constructor({ workspace: ws, attachment, prefix }) {
+  constructor({ workspace: ws, attachment, prefix, states, views }) {
     window.__tmuxweb = Object.freeze({
       paneText: (id) => ws.panes.get(id)?.term.text() ?? null,
       paneSize: (id) => {
@@ -18,6 +18,8 @@ export class TestHooks {
       connected: () => attachment().connected,
       resumed: () => attachment().info?.resumed === true,
       prefixPending: () => prefix.pending,
+      paneStates: () => states.sorted(),
+      view: () => views.view,
       onOutput: (hook) => {
         this.#outputHooks.add(hook);
         return () => this.#outputHooks.delete(hook);
