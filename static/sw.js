@@ -60,10 +60,11 @@ async function onClick(notification, action) {
   const page = windows.find((client) => client.url.startsWith(scope));
   const choice = /^choice-(\d+)$/.exec(action ?? "");
   if (page) {
-    await page.focus();
     page.postMessage(choice
       ? { type: "answer", pane: data.pane, session_name: data.session_name, choice: Number(choice[1]), screen: data.screen ?? "" }
       : { type: "open-pane", pane: data.pane, session_name: data.session_name });
+    // Allowed from a notification click only; the page has its message either way.
+    await page.focus().catch(() => {});
     return;
   }
   // No page open: open one on that pane (the tab needs its link's token:
