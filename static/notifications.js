@@ -145,7 +145,8 @@ export class Notifications {
   }
 
   async #system(event) {
-    const registration = this.#registration ?? (await navigator.serviceWorker.ready);
+    // `ready`: a registration whose worker is active (a fresh one may still be installing).
+    const registration = await navigator.serviceWorker.ready;
     const state = this.states.get(event.pane);
     const data = { pane: event.pane, session: event.session, session_name: state?.session_name ?? null, screen: state?.screen ?? "" };
     const options = { body: event.body || "", tag: event.tag, renotify: true, data };

@@ -35,7 +35,8 @@ def open_with_worker(new_page: Any, server: Any, **options: Any) -> Any:
     page.context.grant_permissions(["notifications"])
     page.goto(server.link)
     page.wait_for_function("() => window.__tmuxweb && window.__tmuxweb.connected()")
-    page.wait_for_function("async () => Boolean(await navigator.serviceWorker.ready)")
+    # Controlled: the worker is activated and has claimed the page.
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     return page
 
 
