@@ -8,9 +8,6 @@
 import { promptBlock } from "./overview.js";
 import { toast } from "./ui.js";
 
-// How long an answer to a pane of another session waits for that session to open.
-const OPEN_TIMEOUT_MS = 10_000;
-
 export class Answers {
   /**
    * states: the PaneStates; attachment; views: the Views; bar: the
@@ -42,14 +39,8 @@ export class Answers {
     if (!this.allowed || !state.prompt) return;
     if (pressed) pressed.disabled = true;
     try {
-      // Commands go through the stream of the pane's own session.
-      if (state.session_name !== this.attachment.connection?.session || !this.attachment.connected) {
-        const opened = await Promise.race([
-          this.views.open(state).then(() => true),
-          new Promise((resolve) => setTimeout(() => resolve(false), OPEN_TIMEOUT_MS)),
-        ]);
-        if (!opened) throw new Error(`could not open ${state.session_name}`);
-      }
+      // Any stream will do: `answer` names a pane of any session.
+      if (!this.attachment.connected) throw new Error("not connected");
       await this.attachment.connection.send({ type: "answer", pane: state.pane, choice: index, screen: state.screen });
       toast(`Answered “${state.prompt.choices[index]?.label ?? index}” in ${state.pane}.`, { timeout: 2500 });
     } catch (err) {

@@ -5,7 +5,6 @@
 
 export class Views {
   #pendingPane = null;
-  #waiters = [];
 
   /**
    * overview: the Overview; button: the bar's overview toggle; workspace;
@@ -40,14 +39,13 @@ export class Views {
 
   /**
    * Show the pane of `state` (a PaneState, or {pane, session_name,
-   * window}) in the terminal view. Resolves once it is shown (after a
-   * session switch, once that session's state has arrived).
+   * window}) in the terminal view; after a session switch, once that
+   * session's state has arrived.
    */
   open(state) {
     this.show("terminal");
     const session = state.session_name;
     const current = this.attachment.connection?.session ?? null;
-    const shown = new Promise((resolve) => this.#waiters.push(resolve));
     if (session && session !== current) {
       this.#pendingPane = state;
       this.attachment.connect(session);
@@ -56,7 +54,6 @@ export class Views {
     } else {
       this.#pendingPane = state; // the state of this session is on its way
     }
-    return shown;
   }
 
   /** A session's full state was loaded: finish a pending open. */
@@ -85,7 +82,6 @@ export class Views {
       this.commander.command({ type: "select-pane", pane: state.pane });
     }
     ws.focusActive();
-    for (const resolve of this.#waiters.splice(0)) resolve();
     this.onChange(this.view);
   }
 }

@@ -71,21 +71,22 @@ def test_the_worker_is_registered_at_the_page_level(new_page: Any, tmuxweb_serve
 def test_push_messages_are_shown_and_cleared_by_the_worker(new_page: Any, tmuxweb_server: Any) -> None:
     page = open_with_worker(new_page, tmuxweb_server)
     cdp, registration = registration_id(page)
+    # What tmuxweb/webpush.py sends: the `notification` event with a type.
     message = {
-        "id": "n1", "pane": "%0", "session": "$0", "state": "waiting",
-        "title": "main:0 %0 waiting", "body": "Proceed? [y/N]", "at": 0, "tag": "pane-%0",
+        "type": "notification", "id": "n1", "pane": "%0", "session": "$0", "state": "waiting",
+        "title": "main:0 %0 waiting", "body": "Proceed? [y/N]", "at": 0, "tag": "tmuxweb-pane-%0",
     }
     push(page, cdp, registration, message)
-    page.wait_for_function(HAS_NOTIFICATION, arg="pane-%0")
+    page.wait_for_function(HAS_NOTIFICATION, arg="tmuxweb-pane-%0")
     shown = page.evaluate(NOTIFICATIONS)
-    assert shown == [{"title": "main:0 %0 waiting", "body": "Proceed? [y/N]", "tag": "pane-%0",
+    assert shown == [{"title": "main:0 %0 waiting", "body": "Proceed? [y/N]", "tag": "tmuxweb-pane-%0",
                       "data": {"pane": "%0", "session": "$0", "session_name": None}}]
     # Same tag again: replaced, not stacked.
     push(page, cdp, registration, {**message, "id": "n2", "body": "Again? [y/N]"})
     page.wait_for_function("async () => (await (await navigator.serviceWorker.ready).getNotifications())[0]?.body === 'Again? [y/N]'")
     assert len(page.evaluate(NOTIFICATIONS)) == 1
-    push(page, cdp, registration, {"type": "clear", "pane": "%0", "tag": "pane-%0"})
-    page.wait_for_function(NO_NOTIFICATION, arg="pane-%0")
+    push(page, cdp, registration, {"type": "clear", "pane": "%0", "tag": "tmuxweb-pane-%0"})
+    page.wait_for_function(NO_NOTIFICATION, arg="tmuxweb-pane-%0")
 
 
 def test_a_click_on_a_notification_opens_its_pane_in_the_page(new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> None:
