@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
-from tmuxweb import commands, files, messages, stream
+from tmuxweb import commands, files, messages, stream, webpush
 from tmuxweb.config import Config
 from tmuxweb.errors import BadRequest, TmuxWebError, from_tmux
 from tmuxweb.middleware import (
@@ -159,10 +159,16 @@ def create_app(config: Config) -> ASGIApp:
             log.warning("ended %d control client(s) left behind by an earlier tmuxweb", reaped)
         svc.audit.write("server-start", options=audit_options(config))
         watcher = asyncio.create_task(svc.watch_tokens(), name="token-watcher")
+        notifications = [
+            asyncio.create_task(svc.push.run(), name="push-sender"),
+            asyncio.create_task(svc.push.watch(), name="push-pruner"),
+        ]
         try:
             yield {"services": svc}
         finally:
             watcher.cancel()
+            for task in notifications:
+                task.cancel()
             await svc.tmux.close()
             svc.audit.write("server-stop")
             svc.audit.close()
@@ -186,6 +192,7 @@ def create_app(config: Config) -> ASGIApp:
         Route("/api/schema", protocol_schema, methods=["GET"]),
         Route("/events", stream_endpoint),
         *files.routes(),
+        *webpush.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]
 

@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import re
+import shlex
 import socket
 import ssl
 import stat
@@ -21,7 +22,7 @@ import uvicorn
 
 from tmuxweb import __version__
 from tmuxweb.auth import new_secret
-from tmuxweb.config import Config, Secret, bracket_ipv6, is_loopback
+from tmuxweb.config import PUSH_SERVICES, Config, Secret, bracket_ipv6, is_loopback
 from tmuxweb.tmux.cmdline import check_session_name
 from tmuxweb.tmux.errors import InvalidArgument
 from tmuxweb.tokens import TokenError, TokenStore, default_store_path, parse_duration
@@ -81,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--writable-file-root", action="append", default=[], type=Path, metavar="DIR", help="serve files below DIR and accept uploads into it (repeatable)")
     files.add_argument("--file-max-size", type=_size, default=16 * 1024 * 1024, metavar="BYTES", help="largest file served or uploaded (default 16 MiB; suffixes K, M, G)")
     files.add_argument("--file-show-hidden", action="store_true", help="also serve dotfiles")
+    notify = p.add_argument_group("notifications (pane states: waiting, done, bell, exited)")
+    notify.add_argument("--notify-debounce", type=_seconds, default=2.0, metavar="SECONDS", help="a state must last this long to be notified (default 2)")
+    notify.add_argument("--notify-collapse", type=_seconds, default=60.0, metavar="SECONDS", help="a pane's same state again within this long of its unseen notification is not notified again (default 60)")
+    notify.add_argument("--notify-content", choices=["none", "title", "prompt"], default="none", help="what notifications carry: none (no screen text, the default), title (pane title and command), prompt (also the question and its choices)")
+    notify.add_argument("--notify-command", metavar="CMD", help="run CMD (split like a shell line, run without one) for each notification, the event as JSON on stdin")
+    notify.add_argument("--push-subject", default="mailto:tmuxweb@localhost", metavar="URI", help="Web Push contact (VAPID sub): mailto: or https: URI (default mailto:tmuxweb@localhost)")
+    notify.add_argument("--push-service", action="append", default=[], metavar="HOST", help="also accept Web Push subscriptions on this push service host and its subdomains (repeatable)")
     tls = p.add_argument_group("TLS")
     tls.add_argument("--certfile", type=Path, help="serve HTTPS with this certificate (PEM)")
     tls.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
@@ -167,6 +175,12 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
             raise UsageError(f"--trusted-proxy: not an IP address: {proxy!r}") from None
     if args.max_connections_per_address > args.max_connections:
         raise UsageError("--max-connections-per-address: above --max-connections")
+    notify_command = _notify_command(args.notify_command)
+    for name in args.push_service:
+        if not _HOSTNAME.fullmatch(name) or "." not in name:
+            raise UsageError(f"--push-service: not a host name: {name!r}")
+    if not re.fullmatch(r"(mailto:[^\s@]+@[^\s@]+|https://[^\s/]+\S*)", args.push_subject):
+        raise UsageError(f"--push-subject: a mailto: or https: URI: {args.push_subject!r}")
     if (args.certfile is None) != (args.keyfile is None):
         raise UsageError("--certfile and --keyfile go together")
     if args.client_ca is not None and args.certfile is None:
@@ -209,8 +223,27 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         file_roots=_file_roots(args.file_root, args.writable_file_root),
         file_max_size=args.file_max_size,
         file_show_hidden=args.file_show_hidden,
+        notify_debounce=args.notify_debounce,
+        notify_collapse=args.notify_collapse,
+        notify_content=args.notify_content,
+        notify_command=notify_command,
+        push_subject=args.push_subject,
+        push_services=(*PUSH_SERVICES, *(h.lower().rstrip(".") for h in args.push_service)),
     )
     return config, args
+
+
+def _notify_command(text: str | None) -> tuple[str, ...]:
+    """argv of --notify-command: split as a shell would, run without one."""
+    if text is None:
+        return ()
+    try:
+        argv = tuple(shlex.split(text))
+    except ValueError as err:
+        raise UsageError(f"--notify-command: {err}") from None
+    if not argv:
+        raise UsageError("--notify-command: empty")
+    return argv
 
 
 # -- the token -------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 
 class Secret:
@@ -25,6 +26,17 @@ class Secret:
 
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+# The browsers' push services (Chrome/Edge through FCM, Firefox, Safari,
+# Windows): the only hosts a Web Push subscription may point at unless
+# --push-service adds one (webpush.check_endpoint: an endpoint is a URL
+# the server will POST to, so an open list would be an SSRF vector).
+PUSH_SERVICES: tuple[str, ...] = (
+    "fcm.googleapis.com",
+    "push.services.mozilla.com",
+    "push.apple.com",
+    "notify.windows.com",
+)
+NotifyContent = Literal["none", "title", "prompt"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +123,25 @@ class Config:
     certfile: Path | None = None
     keyfile: Path | None = None
     client_ca: Path | None = None
+    # Notifications (notify.py, webpush.py; DATA-FLOW.md "Notifications").
+    # A state must last `notify_debounce` seconds to be notified; the same
+    # state of one pane again within `notify_collapse` seconds of its last
+    # notification (not yet seen) is not notified again.
+    notify_debounce: float = 2.0
+    notify_collapse: float = 60.0
+    notify_content: NotifyContent = "none"
+    notify_command: tuple[str, ...] = ()
+    notify_command_timeout: float = 10.0
+    notify_command_concurrency: int = 4
+    # The VAPID `sub` claim: how a push service reaches whoever runs this.
+    push_subject: str = "mailto:tmuxweb@localhost"
+    push_services: tuple[str, ...] = PUSH_SERVICES
+    # For tests only, never set by the CLI: also accept http:// endpoints on
+    # a loopback address (tests/pushservice.py, the loopback push service).
+    push_loopback_http: bool = False
+    push_timeout: float = 10.0
+    push_queue: int = 64
+    push_concurrency: int = 4
 
     def tmux_socket_args(self) -> list[str]:
         """The flags that select the tmux server, exactly as tmux takes them."""

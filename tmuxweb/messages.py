@@ -528,6 +528,29 @@ class Exit(Shape):
     reason: str
 
 
+class Notification(Shape):
+    """A pane needs the person (notify.py): once per transition into one of
+    these states that lasted the debounce; title and body follow
+    --notify-content (no screen text by default). `tag` is per pane: a
+    newer notification of the pane replaces the older."""
+
+    id: str
+    pane: str
+    session: str
+    state: Literal["waiting", "done", "bell", "exited"]
+    title: str
+    body: str
+    at: float  # unix seconds
+    tag: str
+
+
+class NotificationCleared(Shape):
+    """The pane has been looked at (`seen`): close its notification."""
+
+    pane: str
+    tag: str
+
+
 EVENTS: dict[str, type[Shape]] = {
     "connection-info": ConnectionInfo,
     "state": State,
@@ -545,6 +568,8 @@ EVENTS: dict[str, type[Shape]] = {
     "pane-changed": PaneChanged,
     "session-renamed": SessionRenamed,
     "exit": Exit,
+    "notification": Notification,
+    "notification-cleared": NotificationCleared,
 }
 
 _event_decoders = {name: msgspec.json.Decoder(t) for name, t in EVENTS.items()}

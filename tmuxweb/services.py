@@ -17,6 +17,7 @@ from tmuxweb.sse import encode_event
 from tmuxweb.tmux.server import TmuxServer
 from tmuxweb.tokens import OWNER, Principal, TokenError, TokenStore, default_store_path
 from tmuxweb.watchers import Connections
+from tmuxweb.webpush import WebPush
 
 log = logging.getLogger("tmuxweb")
 
@@ -30,6 +31,7 @@ class Services:
     tokens: TokenStore
     limiter: FailureLimiter
     audit: AuditLog
+    push: WebPush
 
     @classmethod
     def create(cls, config: Config) -> Services:
@@ -45,6 +47,7 @@ class Services:
                 config.auth_burst, config.auth_rate, config.auth_global_burst, config.auth_global_rate
             ),
             audit=AuditLog(config.audit_log, config.audit_input),
+            push=WebPush(config, tokens),
         )
 
     def reload_tokens(self) -> bool:

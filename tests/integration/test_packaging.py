@@ -23,6 +23,9 @@ def test_wheel_carries_the_package_the_ui_and_the_console_script(tmp_path: Path)
     (wheel,) = tmp_path.glob("tmuxweb-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "tmuxweb/app.py" in names
+    assert "tmuxweb/rules.py" in names
+    # The shipped pane-state rules are data the package reads at start-up.
+    assert "tmuxweb/rules/agents.toml" in names
     assert "tmuxweb/static/index.html" in names
     assert "tmuxweb/static/main.js" in names
     assert any(n.startswith("tmuxweb/static/vendor/xterm/") for n in names)
