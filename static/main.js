@@ -32,7 +32,7 @@ function start(token) {
   const api = new Api(token);
   // Parts made later are reached through these closures, called only
   // once everything exists.
-  let attachment, commander, osc52, keyRow, answers, notifications;
+  let attachment, commander, osc52, keyRow, answers, notifications, views;
   const states = new PaneStates();
 
   const workspace = new Workspace($("workspace"), {
@@ -50,6 +50,7 @@ function start(token) {
         notifications?.checkSeen();
       },
       resizePane: null, // set when the server advertises "resize-pane"
+      mayFocus: () => views?.view !== "overview",
     },
   });
   const showTabs = () => renderTabs($("tabs"), workspace.sortedWindows(), workspace.activeWindow, (id) => {
@@ -108,7 +109,7 @@ function start(token) {
       canAnswer: () => attachment.canWrite,
     },
   });
-  const views = new Views({
+  views = new Views({
     overview,
     button: $("overview-button"),
     closeButton: $("overview-close"),
