@@ -107,6 +107,7 @@ function start(token) {
       open: (state) => views.open(state),
       answer: (state, index, pressed) => answers.answer(state, index, pressed),
       canAnswer: () => attachment.canWrite,
+      liveText: (pane) => workspace.panes.get(pane)?.term.text() ?? null,
     },
   });
   views = new Views({

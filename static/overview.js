@@ -9,6 +9,7 @@ import { button, el } from "./dom.js";
 // Below this width the page opens on the overview.
 export const NARROW_PX = 700;
 const TICK_MS = 1000;
+const PREVIEW_LINES = 8; // as many as the server's `lines`
 
 const LABELS = {
   waiting: "waiting", bell: "bell", exited: "exited", done: "done", working: "working", idle: "idle",
@@ -45,7 +46,8 @@ export class Overview {
   /**
    * root: the overview's element; list: the <ol> of cards; summary: a line
    * of counts; states: the PaneStates; hooks: open(state), answer(state,
-   * choiceIndex, button), canAnswer().
+   * choiceIndex, button), canAnswer(), liveText(pane): the pane's screen
+   * as this page's terminal has it, or null (a pane of another session).
    */
   constructor({ root, list, summary, empty, states, hooks }) {
     this.root = root;
@@ -152,9 +154,23 @@ export class Overview {
   #tick() {
     for (const [pane, card] of this.#cards) {
       const state = this.states.get(pane);
+      if (!state) continue;
       const since = card.element.querySelector(".card-since");
-      if (state && since) since.textContent = duration(this.states.age(state));
+      if (since) since.textContent = duration(this.states.age(state));
+      // The server reads a screen when output goes quiet, so a working
+      // pane's lines would stand still: this session's panes are previewed
+      // from the page's own terminals instead, once a second.
+      if (state.state === "working") this.#livePreview(card.element, pane);
     }
+  }
+
+  #livePreview(card, pane) {
+    const text = this.hooks.liveText(pane);
+    const preview = card.querySelector(".card-preview");
+    if (text === null || !preview) return;
+    const lines = text.split("\n").map((line) => line.trimEnd()).filter(Boolean).slice(-PREVIEW_LINES);
+    const joined = lines.join("\n");
+    if (preview.textContent !== joined) preview.textContent = joined;
   }
 
   #makeCard(pane) {
