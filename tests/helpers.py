@@ -174,6 +174,10 @@ def server_config(tmux: TmuxServer, **overrides: Any) -> Config:
         socket_name=tmux.socket_name,
         linger=0.2,
         tokens_file=tmux.config_path.parent / "tokens.json",
+        # Off unless a test asks (states=True): with pane states on, every
+        # session keeps a control client whether or not anybody watches, and
+        # the tests of streams and hubs count control clients.
+        states=False,
     )
     return replace(base, **overrides)
 
@@ -349,4 +353,6 @@ MINIMAL_COMMANDS: dict[str, dict[str, object]] = {
     "swap-pane": {"pane": "%0", "direction": "up"},
     "select-layout": {"window": "@0", "layout": "tiled"},
     "binding": {"key": "c"},
+    "answer": {"pane": "%0", "choice": 0, "screen": "00"},
+    "seen": {"pane": "%0"},
 }

@@ -252,6 +252,8 @@ async def run_command(
     repeat = False
     resolved: dict[str, Any] = {}
     await conn.in_turn(seq, svc.config.seq_wait)
+    if isinstance(cmd, (m.Answer, m.Seen)):
+        return await _state_command(svc, who, conn, cmd, seq)
     try:
         check_command(m.kind(cmd), who, svc.config)
         if isinstance(cmd, m.Binding):
@@ -291,6 +293,34 @@ async def run_command(
 
 
 _OK = b'{"ok":true}'
+
+
+async def _state_command(svc: Services, who: Principal, conn: Connection, cmd: m.Answer | m.Seen, seq: int | None) -> bytes:
+    """`seen` and `answer` (states.py). They name a pane of any session:
+    every stream carries every pane's state, and an access token is not
+    bound to a session. `seen` only says the person has looked, so any
+    scope may send it; `answer` types into the pane: write scope, audited
+    with the rule and the choice's label, refused (409, with the fresh
+    state) unless the pane still shows that prompt."""
+    resolved: dict[str, Any] = {}
+    try:
+        tracker = svc.tracker()
+        if isinstance(cmd, m.Seen):
+            tracker.seen(cmd.pane)
+            return _OK
+        check_command(m.kind(cmd), who, svc.config)
+        answered = await tracker.answer(cmd.pane, cmd.choice, cmd.screen)
+        resolved.update(session=answered.hub.session_id, rule=answered.rule, choice=cmd.choice, label=answered.label)
+    except (TmuxWebError, TmuxError) as err:
+        if isinstance(cmd, m.Answer):
+            resolved.update(choice=cmd.choice)
+            _audit(svc, conn, cmd, resolved, refused=err.message)
+        raise
+    finally:
+        conn.done(seq)
+    _audit(svc, conn, cmd, resolved)
+    check_answers(list(await asyncio.gather(*answered.replies)))
+    return _OK
 _OK_REPEAT = b'{"ok":true,"repeat":true}'
 
 

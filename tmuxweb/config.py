@@ -120,6 +120,15 @@ class Config:
     file_roots: tuple[tuple[Path, bool], ...] = ()
     file_max_size: int = 16 * 1024 * 1024
     file_show_hidden: bool = False
+    # Pane states (states.py): a pane's screen is read once its output has
+    # been quiet `settle` seconds; `idle_after` seconds of quiet with no
+    # rule matching is `idle`. `rules_files` are tried before the shipped
+    # rules. `states` off: no tracker, no control client on unwatched
+    # sessions (which tmux counts as attached).
+    states: bool = True
+    settle: float = 0.5
+    idle_after: float = 30.0
+    rules_files: tuple[Path, ...] = ()
     certfile: Path | None = None
     keyfile: Path | None = None
     client_ca: Path | None = None

@@ -12,8 +12,11 @@ from starlette.requests import Request
 from tmuxweb.audit import AuditLog
 from tmuxweb.auth import Tickets
 from tmuxweb.config import Config
+from tmuxweb.errors import NotFound
 from tmuxweb.ratelimit import FailureLimiter
+from tmuxweb.rules import load_rules
 from tmuxweb.sse import encode_event
+from tmuxweb.states import StateTracker
 from tmuxweb.tmux.server import TmuxServer
 from tmuxweb.tokens import OWNER, Principal, TokenError, TokenStore, default_store_path
 from tmuxweb.watchers import Connections
@@ -32,14 +35,17 @@ class Services:
     limiter: FailureLimiter
     audit: AuditLog
     push: WebPush
+    # Every pane's state (None with --no-states).
+    states: StateTracker | None
 
     @classmethod
     def create(cls, config: Config) -> Services:
         tokens = TokenStore(config.tokens_file or default_store_path())
         tokens.load()
+        tmux = TmuxServer(config, encode_event)
         return cls(
             config=config,
-            tmux=TmuxServer(config, encode_event),
+            tmux=tmux,
             tickets=Tickets(config.ticket_ttl),
             connections=Connections(config.max_streams, config.max_streams_per_token),
             tokens=tokens,
@@ -48,7 +54,14 @@ class Services:
             ),
             audit=AuditLog(config.audit_log, config.audit_input),
             push=WebPush(config, tokens),
+            states=StateTracker(config, tmux, load_rules(config.rules_files)) if config.states else None,
         )
+
+    def tracker(self) -> StateTracker:
+        """The pane-state tracker, or NotFound when states are off."""
+        if self.states is None:
+            raise NotFound("pane states are off on this server (--no-states)")
+        return self.states
 
     def reload_tokens(self) -> bool:
         """Pick up `tmuxweb token` changes now (a stat when unchanged);

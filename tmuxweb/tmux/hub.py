@@ -39,6 +39,7 @@ from tmuxweb.tmux.snapshot import (
     list_panes,
     list_windows,
     parse_panes,
+    screen_lines,
     split_capture,
 )
 
@@ -69,7 +70,10 @@ _STRUCTURE_NOTIFICATIONS = frozenset(
 # A pane's title and running command have no notification on 3.3a; a
 # format subscription (sent at most once a second by tmux) stands in.
 _SUBSCRIPTIONS = [
-    "refresh-client -B " + quote("tmuxweb-panes:%*:#{pane_title}#{pane_current_command}#{pane_current_path}"),
+    # pane_dead and its status too: a pane whose program exits under
+    # remain-on-exit has no notification of its own (states.py needs it).
+    "refresh-client -B "
+    + quote("tmuxweb-panes:%*:#{pane_title}#{pane_current_command}#{pane_current_path}#{pane_dead}#{pane_dead_status}"),
     "refresh-client -B " + quote("tmuxweb-windows:@*:#{window_activity_flag}#{window_bell_flag}"),
 ]
 
@@ -90,6 +94,23 @@ class Encoder(Protocol):
     the stream side's `sse.encode_event`. Called once per event."""
 
     def __call__(self, name: str, payload: Any, event_id: str | None) -> tuple[bytes, bytes]: ...
+
+
+class HubObserver(Protocol):
+    """The pane-state tracker (states.py), told of every hub's panes.
+    Called synchronously in the reader; each call must be cheap."""
+
+    def output(self, hub: SessionHub, pane: str, text: str) -> None:
+        """`pane` printed `text` (after every watcher has it queued)."""
+
+    def structure(self, hub: SessionHub) -> None:
+        """`hub.structure` (or its name) is new: at start and after a refresh."""
+
+    def closed(self, hub: SessionHub) -> None:
+        """The hub's control client is gone for good."""
+
+    def sessions_changed(self) -> None:
+        """tmux said %sessions-changed: a session was created or destroyed."""
 
 
 class OutputWatch(Protocol):
@@ -230,6 +251,11 @@ class SessionHub:
         # Told of every pane output while set (echo.py sets it while typing
         # commands wait for their echo).
         self.output_watch: OutputWatch | None = None
+        # Set by TmuxServer before start when the pane-state tracker runs.
+        self.observer: HubObserver | None = None
+        # Held by the tracker: the hub does not linger out when its last
+        # watcher leaves, so every session keeps its states.
+        self.held = False
         self.prefix: list[str] = []
         # Panes that may have changed mode since the last structure (mode
         # mark → its serial): keys typed into them are resolved first
@@ -267,6 +293,8 @@ class SessionHub:
             [list_windows(self.session_id), list_panes(self.session_id)]
         )
         self.structure = Structure.parse(windows.text(), panes.text())
+        if self.observer is not None:
+            self.observer.structure(self)
 
     @property
     def closed(self) -> bool:
@@ -335,7 +363,7 @@ class SessionHub:
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
-        if not self._subs and not self.closed and self._linger is None:
+        if not self._subs and not self.closed and self._linger is None and not self.held:
             loop = asyncio.get_running_loop()
             self._linger = loop.call_later(self.config.linger, self._linger_expired)
 
@@ -491,6 +519,27 @@ class SessionHub:
         buffer = f"tmuxweb-cap-{self.epoch}-{self._capture_serial}"
         self._client.send(capture_lines(pane, self.config.history_lines, buffer), on_done=done)
 
+    def read_screen(self, pane: str, then: Callable[[PaneInfo | None, list[str]], None]) -> None:
+        """Read `pane`'s details and visible screen as plain text (states.py);
+        `then(info, lines)` runs in the reader at the reply's position
+        (info None: the pane is gone). Through a named buffer, as every
+        capture (see capture_lines)."""
+
+        def done(answers: list[Answer]) -> None:
+            details, _, shown, _ = answers
+            info = next((p for p in parse_panes(details.text()) if p.id == pane), None)
+            lines = buffer_text(shown.reply.lines) if shown.reply.ok else []
+            then(info, [line.rstrip() for line in lines])
+
+        self._capture_serial += 1
+        self._client.send(screen_lines(pane, f"tmuxweb-scr-{self.epoch}-{self._capture_serial}"), on_done=done)
+
+    def emit(self, name: str, payload: Any) -> None:
+        """An event from outside the session (states.py's `pane-state`); a
+        payload given as bytes is JSON already, encoded once for every hub."""
+        if not self.closed:
+            self._emit(name, payload)
+
     def _printed(self, pane: str, after: int, until: int) -> list[HubEvent]:
         """Output events of `pane` emitted in (after, until]."""
         if after == until:
@@ -543,6 +592,8 @@ class SessionHub:
             if watch is not None:
                 # After the watchers' queues: their streams run first.
                 watch.echoed(pane)
+            if self.observer is not None:
+                self.observer.output(self, pane, text)
 
     def _on_notification(self, note: Notification) -> None:
         name, args = note.name, note.args
@@ -555,6 +606,10 @@ class SessionHub:
         elif name == "session-renamed" and args[:1] == (self.session_id,) and len(args) > 1:
             self.name = args[1]
             self._emit("session-renamed", {"name": self.name})
+            if self.observer is not None:
+                self.observer.structure(self)
+        elif name == "sessions-changed" and self.observer is not None:
+            self.observer.sessions_changed()
         elif name == "pause" and args:
             self._resume(args[0])
 
@@ -578,6 +633,8 @@ class SessionHub:
             sub.close(final)
         self._release_output_watch()
         self._on_closed(self)
+        if self.observer is not None:
+            self.observer.closed(self)
 
     # -- structure -------------------------------------------------------------
 
@@ -605,6 +662,8 @@ class SessionHub:
             settled = self._refresh.mode_serial
             self._mode_marks = {p: n for p, n in self._mode_marks.items() if n > settled}
             self._emit_changes(old, new)
+            if self.observer is not None:
+                self.observer.structure(self)
         if self._refresh.dirty:
             self._refresh.dirty = False
             self._schedule_refresh()
