@@ -187,7 +187,7 @@ def test_a_notification_is_shown_through_the_worker_and_cleared_once_the_pane_is
     server = make_server(**STATE_CONFIG, notify_debounce=0.3, notify_content="prompt")
     page = open_with_worker(new_page, server, viewport={"width": 1280, "height": 800})
     enable_notifications(page)  # on the overview: no pane is looked at
-    pane = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    pane = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     tag = f"tmuxweb-pane-{pane}"
     shown = shown_by_the_page(page, tag)
     assert "Shall the fake agent go ahead?" in shown["body"]
@@ -207,7 +207,7 @@ def test_without_prompt_content_the_notification_shows_no_screen_text(
     server = make_server(**STATE_CONFIG, notify_debounce=0.3)  # --notify-content none
     page = open_with_worker(new_page, server, viewport={"width": 1280, "height": 800})
     enable_notifications(page)
-    pane = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    pane = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     shown = shown_by_the_page(page, f"tmuxweb-pane-{pane}")
     assert "go ahead" not in shown["body"] + shown["title"]
     assert shown["actions"] == []  # labels would be screen text

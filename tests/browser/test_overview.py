@@ -79,7 +79,7 @@ def test_overview_on_a_desktop(new_page: Any, make_server: Any, tmux_server: Tmu
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, viewport=DESKTOP)
     wait_sized(page, tmux_server)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     busy = new_pane(tmux_server, "while :; do date +%N; sleep 0.1; done")
     # A desktop opens on the terminal; the bar's button shows the overview.
     assert page.evaluate("() => window.__tmuxweb.view()") == "terminal"
@@ -117,7 +117,7 @@ def test_overview_is_the_first_screen_on_a_phone(new_page: Any, make_server: Any
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, **phone(devices))
     wait_sized(page, tmux_server)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     new_pane(tmux_server, "while :; do date +%N; sleep 0.1; done")
     assert page.evaluate("() => window.__tmuxweb.view()") == "overview"
     wait_waiting(page, waiting)
@@ -143,8 +143,8 @@ def test_title_count_and_favicon_badge_follow_the_waiting_panes(new_page: Any, m
     page = open_page(new_page, server, viewport=DESKTOP)
     page.wait_for_function("() => document.title === 'main · tmuxweb'")
     assert page.get_attribute('link[rel="icon"]', "data-waiting") in (None, "0")
-    first = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
-    second = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    first = new_pane(tmux_server, agent_command(work=0.3), remain=True)
+    second = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     page.wait_for_function(TITLE_STARTS, arg="(2) main · tmuxweb")
     icon = page.get_attribute('link[rel="icon"]', "href")
     assert icon.startswith("data:image/png;base64,")
@@ -161,7 +161,7 @@ def test_title_count_and_favicon_badge_follow_the_waiting_panes(new_page: Any, m
 def test_a_card_of_another_session_opens_that_session(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path) -> None:
     tmux_server.run("new-session", "-d", "-s", "other", "-x", "100", "-y", "30")
     server = make_server(**STATE_CONFIG)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3), session="other", remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3), session="other", remain=True)
     page = open_page(new_page, server, viewport=DESKTOP)
     show_overview(page)
     wait_waiting(page, waiting)
@@ -175,7 +175,7 @@ def test_a_stale_answer_is_refused_and_the_fresh_state_shown(new_page: Any, make
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, viewport=DESKTOP)
     wait_sized(page, tmux_server)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3, rounds=2), remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3, rounds=2), remain=True)
     show_overview(page)
     wait_waiting(page, waiting)
 
@@ -203,7 +203,7 @@ def test_a_read_token_sees_states_but_gets_no_answer_buttons(new_page: Any, make
     token = new_secret()
     assert server.config.tokens_file is not None
     TokenStore(server.config.tokens_file).create("viewer", "read", None, token)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     page = open_page(new_page, server, token=token, viewport=DESKTOP)
     show_overview(page)
     wait_waiting(page, waiting)
