@@ -6,9 +6,7 @@ hands the worker a push event the way the push service's message would)."""
 
 from __future__ import annotations
 
-import inspect
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,18 +148,6 @@ PAGE_RECORD_SHOWN = """() => {
 }"""
 
 
-def _notifier_wired() -> bool:
-    # Lanes S and N are merged, but until the notifier is registered with
-    # the tracker (on_transition / on_seen) no notification event exists.
-    import tmuxweb.app
-    import tmuxweb.services
-
-    return any(".on_transition(" in inspect.getsource(m) for m in (tmuxweb.app, tmuxweb.services))
-
-
-needs_notifier = pytest.mark.skipif(not _notifier_wired(), reason="the notifier is not registered with the state tracker yet")
-
-
 def enable_notifications(page: Any) -> None:
     """The person's click (the permission is granted to the context already)."""
     if page.evaluate("() => window.__tmuxweb.view()") != "overview":
@@ -180,14 +166,13 @@ def shown_by_the_page(page: Any, tag: str) -> dict[str, Any]:
     raise AssertionError(f"the page showed no notification {tag}")
 
 
-@needs_notifier
 def test_a_notification_is_shown_through_the_worker_and_cleared_once_the_pane_is_seen(
-    new_page: Any, make_server: Any, tmux_server: Any, tmp_path: Path
+    new_page: Any, make_server: Any, tmux_server: Any
 ) -> None:
     server = make_server(**STATE_CONFIG, notify_debounce=0.3, notify_content="prompt")
     page = open_with_worker(new_page, server, viewport={"width": 1280, "height": 800})
     enable_notifications(page)  # on the overview: no pane is looked at
-    pane = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    pane = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     tag = f"tmuxweb-pane-{pane}"
     shown = shown_by_the_page(page, tag)
     assert "Shall the fake agent go ahead?" in shown["body"]
@@ -200,14 +185,13 @@ def test_a_notification_is_shown_through_the_worker_and_cleared_once_the_pane_is
     wait_true(page, NO_NOTIFICATION, tag)
 
 
-@needs_notifier
 def test_without_prompt_content_the_notification_shows_no_screen_text(
-    new_page: Any, make_server: Any, tmux_server: Any, tmp_path: Path
+    new_page: Any, make_server: Any, tmux_server: Any
 ) -> None:
     server = make_server(**STATE_CONFIG, notify_debounce=0.3)  # --notify-content none
     page = open_with_worker(new_page, server, viewport={"width": 1280, "height": 800})
     enable_notifications(page)
-    pane = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    pane = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     shown = shown_by_the_page(page, f"tmuxweb-pane-{pane}")
     assert "go ahead" not in shown["body"] + shown["title"]
     assert shown["actions"] == []  # labels would be screen text

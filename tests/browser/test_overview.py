@@ -5,7 +5,6 @@ and programs that behave like agent CLIs in real tmux panes."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,11 +74,11 @@ def pane_shows(page: Any, tmux: TmuxServer, pane: str, text: str) -> None:
     raise AssertionError(f"{pane} never showed {text!r}: {tmux.run('capture-pane', '-p', '-t', pane)}; toasts: {toasts}")
 
 
-def test_overview_on_a_desktop(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path, screenshot: Any) -> None:
+def test_overview_on_a_desktop(new_page: Any, make_server: Any, tmux_server: TmuxServer, screenshot: Any) -> None:
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, viewport=DESKTOP)
     wait_sized(page, tmux_server)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     busy = new_pane(tmux_server, "while :; do date +%N; sleep 0.1; done")
     # A desktop opens on the terminal; the bar's button shows the overview.
     assert page.evaluate("() => window.__tmuxweb.view()") == "terminal"
@@ -113,11 +112,11 @@ def test_overview_on_a_desktop(new_page: Any, make_server: Any, tmux_server: Tmu
     page.wait_for_selector("#answer-bar", state="hidden")
 
 
-def test_overview_is_the_first_screen_on_a_phone(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path, devices: Any, screenshot: Any) -> None:
+def test_overview_is_the_first_screen_on_a_phone(new_page: Any, make_server: Any, tmux_server: TmuxServer, devices: Any, screenshot: Any) -> None:
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, **phone(devices))
     wait_sized(page, tmux_server)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     new_pane(tmux_server, "while :; do date +%N; sleep 0.1; done")
     assert page.evaluate("() => window.__tmuxweb.view()") == "overview"
     wait_waiting(page, waiting)
@@ -138,13 +137,13 @@ def test_overview_is_the_first_screen_on_a_phone(new_page: Any, make_server: Any
     page.wait_for_selector("#overview", state="hidden")
 
 
-def test_title_count_and_favicon_badge_follow_the_waiting_panes(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_title_count_and_favicon_badge_follow_the_waiting_panes(new_page: Any, make_server: Any, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, viewport=DESKTOP)
     page.wait_for_function("() => document.title === 'main · tmuxweb'")
     assert page.get_attribute('link[rel="icon"]', "data-waiting") in (None, "0")
-    first = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
-    second = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    first = new_pane(tmux_server, agent_command(work=0.3), remain=True)
+    second = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     page.wait_for_function(TITLE_STARTS, arg="(2) main · tmuxweb")
     icon = page.get_attribute('link[rel="icon"]', "href")
     assert icon.startswith("data:image/png;base64,")
@@ -158,10 +157,10 @@ def test_title_count_and_favicon_badge_follow_the_waiting_panes(new_page: Any, m
     assert page.get_attribute('link[rel="icon"]', "data-waiting") == "0"
 
 
-def test_a_card_of_another_session_opens_that_session(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_a_card_of_another_session_opens_that_session(new_page: Any, make_server: Any, tmux_server: TmuxServer) -> None:
     tmux_server.run("new-session", "-d", "-s", "other", "-x", "100", "-y", "30")
     server = make_server(**STATE_CONFIG)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3), session="other", remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3), session="other", remain=True)
     page = open_page(new_page, server, viewport=DESKTOP)
     show_overview(page)
     wait_waiting(page, waiting)
@@ -171,11 +170,11 @@ def test_a_card_of_another_session_opens_that_session(new_page: Any, make_server
     page.wait_for_function("() => document.getElementById('session-picker').value === 'other'")
 
 
-def test_a_stale_answer_is_refused_and_the_fresh_state_shown(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_a_stale_answer_is_refused_and_the_fresh_state_shown(new_page: Any, make_server: Any, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, viewport=DESKTOP)
     wait_sized(page, tmux_server)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3, rounds=2), remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3, rounds=2), remain=True)
     show_overview(page)
     wait_waiting(page, waiting)
 
@@ -198,12 +197,12 @@ def test_a_stale_answer_is_refused_and_the_fresh_state_shown(new_page: Any, make
     pane_shows(page, tmux_server, waiting, "answered: 2")
 
 
-def test_a_read_token_sees_states_but_gets_no_answer_buttons(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_a_read_token_sees_states_but_gets_no_answer_buttons(new_page: Any, make_server: Any, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG)
     token = new_secret()
     assert server.config.tokens_file is not None
     TokenStore(server.config.tokens_file).create("viewer", "read", None, token)
-    waiting = new_pane(tmux_server, agent_command(tmp_path, work=0.3), remain=True)
+    waiting = new_pane(tmux_server, agent_command(work=0.3), remain=True)
     page = open_page(new_page, server, token=token, viewport=DESKTOP)
     show_overview(page)
     wait_waiting(page, waiting)
