@@ -61,7 +61,11 @@ def show_overview(page: Any) -> None:
 
 
 def wait_waiting(page: Any, pane: str) -> None:
-    page.wait_for_function(CARD_STATE, arg=[pane, "waiting"])
+    try:
+        page.wait_for_function(CARD_STATE, arg=[pane, "waiting"])
+    except Exception as err:
+        known = [s for s in page.evaluate("() => window.__tmuxweb.paneStates()") if s["pane"] == pane]
+        raise AssertionError(f"{pane} never waiting in the overview; the page knows {known}") from err
 
 
 def pane_shows(page: Any, tmux: TmuxServer, pane: str, text: str) -> None:
