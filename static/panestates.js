@@ -18,6 +18,7 @@ export function byAttention(a, b) {
 
 export class PaneStates {
   #panes = new Map();
+  #gone = new Map(); // pane -> version of its `gone` event
   #listeners = new Set();
   // Server clock minus ours, in seconds: `since` is the server's time.
   #skew = 0;
@@ -54,11 +55,28 @@ export class PaneStates {
     return () => this.#listeners.delete(onChange);
   }
 
-  /** The answer of GET /api/states: replaces everything known. */
+  /**
+   * The answer of GET /api/states. Events keep arriving while it is on its
+   * way: a pane whose event is newer than the snapshot keeps that event's
+   * state (or stays gone), a pane the snapshot lacks is kept only if its
+   * state is newer than everything in the snapshot.
+   */
   load({ now, panes }) {
     if (typeof now === "number") this.#skew = now - Date.now() / 1000;
-    this.#panes.clear();
-    for (const state of panes) if (!state.gone) this.#panes.set(state.pane, state);
+    const newest = panes.reduce((max, state) => Math.max(max, state.version), 0);
+    const next = new Map();
+    for (const state of panes) {
+      const known = this.#panes.get(state.pane);
+      const goneAt = this.#gone.get(state.pane);
+      if (goneAt !== undefined && goneAt > state.version) continue;
+      if (known && known.version > state.version) next.set(state.pane, known);
+      else if (!state.gone) next.set(state.pane, state);
+    }
+    for (const [pane, known] of this.#panes) {
+      if (!next.has(pane) && known.version > newest) next.set(pane, known);
+    }
+    this.#panes = next;
+    this.#gone.clear();
     this.#loaded = true;
     this.#changed(null);
   }
@@ -69,8 +87,12 @@ export class PaneStates {
     // `version` grows with every change on the server: an older copy (an
     // event overtaken by a snapshot, a 409's state after the event) is stale.
     if (known && known.version > state.version) return;
-    if (state.gone) this.#panes.delete(state.pane);
-    else this.#panes.set(state.pane, state);
+    if (state.gone) {
+      this.#panes.delete(state.pane);
+      this.#gone.set(state.pane, state.version); // until the next snapshot
+    } else {
+      this.#panes.set(state.pane, state);
+    }
     this.#loaded = true;
     this.#changed(state.pane);
   }

@@ -6,9 +6,7 @@ hands the worker a push event the way the push service's message would)."""
 
 from __future__ import annotations
 
-import inspect
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,18 +148,6 @@ PAGE_RECORD_SHOWN = """() => {
 }"""
 
 
-def _notifier_wired() -> bool:
-    # Lanes S and N are merged, but until the notifier is registered with
-    # the tracker (on_transition / on_seen) no notification event exists.
-    import tmuxweb.app
-    import tmuxweb.services
-
-    return any(".on_transition(" in inspect.getsource(m) for m in (tmuxweb.app, tmuxweb.services))
-
-
-needs_notifier = pytest.mark.skipif(not _notifier_wired(), reason="the notifier is not registered with the state tracker yet")
-
-
 def enable_notifications(page: Any) -> None:
     """The person's click (the permission is granted to the context already)."""
     if page.evaluate("() => window.__tmuxweb.view()") != "overview":
@@ -180,9 +166,8 @@ def shown_by_the_page(page: Any, tag: str) -> dict[str, Any]:
     raise AssertionError(f"the page showed no notification {tag}")
 
 
-@needs_notifier
 def test_a_notification_is_shown_through_the_worker_and_cleared_once_the_pane_is_seen(
-    new_page: Any, make_server: Any, tmux_server: Any, tmp_path: Path
+    new_page: Any, make_server: Any, tmux_server: Any
 ) -> None:
     server = make_server(**STATE_CONFIG, notify_debounce=0.3, notify_content="prompt")
     page = open_with_worker(new_page, server, viewport={"width": 1280, "height": 800})
@@ -200,9 +185,8 @@ def test_a_notification_is_shown_through_the_worker_and_cleared_once_the_pane_is
     wait_true(page, NO_NOTIFICATION, tag)
 
 
-@needs_notifier
 def test_without_prompt_content_the_notification_shows_no_screen_text(
-    new_page: Any, make_server: Any, tmux_server: Any, tmp_path: Path
+    new_page: Any, make_server: Any, tmux_server: Any
 ) -> None:
     server = make_server(**STATE_CONFIG, notify_debounce=0.3)  # --notify-content none
     page = open_with_worker(new_page, server, viewport={"width": 1280, "height": 800})

@@ -5,7 +5,6 @@ and programs that behave like agent CLIs in real tmux panes."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,7 +61,11 @@ def show_overview(page: Any) -> None:
 
 
 def wait_waiting(page: Any, pane: str) -> None:
-    page.wait_for_function(CARD_STATE, arg=[pane, "waiting"])
+    try:
+        page.wait_for_function(CARD_STATE, arg=[pane, "waiting"])
+    except Exception as err:
+        known = [s for s in page.evaluate("() => window.__tmuxweb.paneStates()") if s["pane"] == pane]
+        raise AssertionError(f"{pane} never waiting in the overview; the page knows {known}") from err
 
 
 def pane_shows(page: Any, tmux: TmuxServer, pane: str, text: str) -> None:
@@ -75,7 +78,7 @@ def pane_shows(page: Any, tmux: TmuxServer, pane: str, text: str) -> None:
     raise AssertionError(f"{pane} never showed {text!r}: {tmux.run('capture-pane', '-p', '-t', pane)}; toasts: {toasts}")
 
 
-def test_overview_on_a_desktop(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path, screenshot: Any) -> None:
+def test_overview_on_a_desktop(new_page: Any, make_server: Any, tmux_server: TmuxServer, screenshot: Any) -> None:
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, viewport=DESKTOP)
     wait_sized(page, tmux_server)
@@ -113,7 +116,7 @@ def test_overview_on_a_desktop(new_page: Any, make_server: Any, tmux_server: Tmu
     page.wait_for_selector("#answer-bar", state="hidden")
 
 
-def test_overview_is_the_first_screen_on_a_phone(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path, devices: Any, screenshot: Any) -> None:
+def test_overview_is_the_first_screen_on_a_phone(new_page: Any, make_server: Any, tmux_server: TmuxServer, devices: Any, screenshot: Any) -> None:
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, **phone(devices))
     wait_sized(page, tmux_server)
@@ -138,7 +141,7 @@ def test_overview_is_the_first_screen_on_a_phone(new_page: Any, make_server: Any
     page.wait_for_selector("#overview", state="hidden")
 
 
-def test_title_count_and_favicon_badge_follow_the_waiting_panes(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_title_count_and_favicon_badge_follow_the_waiting_panes(new_page: Any, make_server: Any, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, viewport=DESKTOP)
     page.wait_for_function("() => document.title === 'main · tmuxweb'")
@@ -158,7 +161,7 @@ def test_title_count_and_favicon_badge_follow_the_waiting_panes(new_page: Any, m
     assert page.get_attribute('link[rel="icon"]', "data-waiting") == "0"
 
 
-def test_a_card_of_another_session_opens_that_session(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_a_card_of_another_session_opens_that_session(new_page: Any, make_server: Any, tmux_server: TmuxServer) -> None:
     tmux_server.run("new-session", "-d", "-s", "other", "-x", "100", "-y", "30")
     server = make_server(**STATE_CONFIG)
     waiting = new_pane(tmux_server, agent_command(work=0.3), session="other", remain=True)
@@ -171,7 +174,7 @@ def test_a_card_of_another_session_opens_that_session(new_page: Any, make_server
     page.wait_for_function("() => document.getElementById('session-picker').value === 'other'")
 
 
-def test_a_stale_answer_is_refused_and_the_fresh_state_shown(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_a_stale_answer_is_refused_and_the_fresh_state_shown(new_page: Any, make_server: Any, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG)
     page = open_page(new_page, server, viewport=DESKTOP)
     wait_sized(page, tmux_server)
@@ -198,7 +201,7 @@ def test_a_stale_answer_is_refused_and_the_fresh_state_shown(new_page: Any, make
     pane_shows(page, tmux_server, waiting, "answered: 2")
 
 
-def test_a_read_token_sees_states_but_gets_no_answer_buttons(new_page: Any, make_server: Any, tmux_server: TmuxServer, tmp_path: Path) -> None:
+def test_a_read_token_sees_states_but_gets_no_answer_buttons(new_page: Any, make_server: Any, tmux_server: TmuxServer) -> None:
     server = make_server(**STATE_CONFIG)
     token = new_secret()
     assert server.config.tokens_file is not None
