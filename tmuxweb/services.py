@@ -12,6 +12,7 @@ from starlette.requests import Request
 from tmuxweb.audit import AuditLog
 from tmuxweb.auth import Tickets
 from tmuxweb.config import Config
+from tmuxweb.mux import Muxes
 from tmuxweb.ratelimit import FailureLimiter
 from tmuxweb.sse import encode_event
 from tmuxweb.tmux.server import TmuxServer
@@ -32,6 +33,7 @@ class Services:
     limiter: FailureLimiter
     audit: AuditLog
     push: WebPush
+    muxes: Muxes
 
     @classmethod
     def create(cls, config: Config) -> Services:
@@ -48,6 +50,7 @@ class Services:
             ),
             audit=AuditLog(config.audit_log, config.audit_input),
             push=WebPush(config, tokens),
+            muxes=Muxes(),
         )
 
     def reload_tokens(self) -> bool:
@@ -70,6 +73,9 @@ class Services:
             ):
                 self.tickets.revoke(conn.principal.name)
                 await self.connections.end(conn, f"access token {conn.principal.name!r} was revoked or expired")
+            # A shared stream of such a token ends after its watchers' farewells.
+            for mux in self.muxes.open_for(lambda m: m.principal is not OWNER and not self.tokens.valid(m.principal.name)):
+                mux.finish()
             await asyncio.sleep(interval)
 
 
