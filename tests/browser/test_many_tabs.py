@@ -64,7 +64,6 @@ def type_into(page: Any, text: str) -> None:
     page.keyboard.press("Enter")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: one stream per tab; the seventh tab waits for a connection")
 def test_seven_tabs_all_load_and_take_input(tabs: Any, tmux_server: Any) -> None:
     names = sessions(tmux_server, 7)
     pages = [tabs.open(name) for name in names]
