@@ -72,12 +72,12 @@ export class Connection {
     // coming online, the old one is surely dead. Start over.
     this.#listen(window, "online", () => this.#link.reconnectNow());
     this.#listen(window, "offline", () => this.#link.reconnectNow());
-    // Into the back-forward cache: give the watcher back (the page is not
-    // running); out of it, resume from the last event.
+    // Closed, or into the back-forward cache: give the watcher back now
+    // (the worker would otherwise feed a page that is gone or not running);
+    // out of the cache, resume from the last event.
     this.#listen(window, "pagehide", (event) => {
-      if (!event.persisted) return;
       this.#detach();
-      this.#link.pause();
+      if (event.persisted) this.#link.pause();
     });
     this.#listen(window, "pageshow", (event) => {
       if (!event.persisted || this.#stopped) return;

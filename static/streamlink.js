@@ -93,12 +93,12 @@ class WorkerLink {
     this.#lock = null;
     this.#port.close();
     this.#start();
-    for (const [sub, sink] of this.#sinks) sink({ type: "lost", sub });
+    for (const [sub, sink] of [...this.#sinks]) sink({ type: "lost", sub });
   }
 
   #useLocal() {
     this.#local = new LocalLink(this.token);
-    for (const [sub, sink] of this.#sinks) sink({ type: "lost", sub });
+    for (const [sub, sink] of [...this.#sinks]) sink({ type: "lost", sub });
   }
 
   attach(sub, session, lastEventId, sink) {
