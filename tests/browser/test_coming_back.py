@@ -1,0 +1,97 @@
+"""Coming back: a page frozen by the browser, restored from the back-forward
+cache or back online resumes from its last event, and then shows exactly
+what `tmux capture-pane` shows, every line once.
+
+Each test runs with the tabs' SharedWorker and without it (as on Chrome
+for Android, where a page holds its own stream)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from helpers import wait_until
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 15_000  # as tests/browser/conftest.py
+READY = "() => window.__tmuxweb && window.__tmuxweb.connected() && window.__tmuxweb.activePane() !== null"
+RESUMED = "() => window.__tmuxweb.connected() && window.__tmuxweb.resumed()"
+COLLECT_OUTPUT = """() => {
+  window.__seen = '';
+  window.__tmuxweb.onOutput((pane, data) => { window.__seen += data; });
+}"""
+NO_SHARED_WORKER = "Object.defineProperty(window, 'SharedWorker', { value: undefined });"
+
+
+@pytest.fixture(params=["shared-worker", "own-stream"])
+def page(request: pytest.FixtureRequest, new_page: Any, tmuxweb_server: Any, tmux_server: Any) -> Iterator[Any]:
+    made = new_page()
+    if request.param == "own-stream":
+        made.add_init_script(NO_SHARED_WORKER)
+    made.goto(tmuxweb_server.link)
+    made.wait_for_function(READY)
+    own = made.evaluate("() => typeof SharedWorker !== 'function'")
+    assert own == (request.param == "own-stream")
+    tmux_server.wait_for_prompt()
+    made.evaluate(COLLECT_OUTPUT)
+    yield made
+
+
+def screen(text: str) -> list[str]:
+    return [line.rstrip() for line in text.rstrip("\n").split("\n")]
+
+
+def shows_what_tmux_shows(page: Any, tmux_server: Any, pane: str = "%0") -> None:
+    def same() -> bool:
+        mine = page.evaluate("(p) => window.__tmuxweb.paneText(p)", pane) or ""
+        return screen(tmux_server.capture(pane)) == screen(mine)
+
+    wait_until(same, timeout=TIMEOUT_MS / 1000, what="the page to show what tmux capture-pane shows")
+
+
+def print_lines(tmux_server: Any, word: str, count: int) -> None:
+    """Print `count` numbered lines in the pane, and wait until tmux shows them."""
+    tmux_server.run("send-keys", "-t", "%0", f"for i in $(seq 1 {count}); do echo {word}-$i; done; echo {word}-end", "Enter")
+    tmux_server.wait_for_text("%0", f"\n{word}-end")
+
+
+def each_line_once(page: Any, word: str, count: int) -> None:
+    seen: str = page.evaluate("() => window.__seen")
+    lines = re.findall(rf"{word}-(\d+)\r\n", seen)
+    assert lines == [str(i) for i in range(1, count + 1)], f"missing or doubled: {lines[:10]}…"
+
+
+def test_a_frozen_page_shows_what_tmux_shows_once_resumed(page: Any, tmux_server: Any, screenshot: Any) -> None:
+    lifecycle = page.context.new_cdp_session(page)
+    lifecycle.send("Page.setWebLifecycleState", {"state": "frozen"})
+    print_lines(tmux_server, "frozen", 300)
+    lifecycle.send("Page.setWebLifecycleState", {"state": "active"})
+    shows_what_tmux_shows(page, tmux_server)
+    each_line_once(page, "frozen", 300)
+    screenshot(page, "coming-back-after-freeze")
+
+
+def test_a_page_back_from_the_back_forward_cache_resumes(page: Any, tmux_server: Any) -> None:
+    # Headless Chromium keeps no page with a `Cache-Control: no-store`
+    # document in the cache, so the two events are the ones a browser sends.
+    page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }))")
+    page.wait_for_function("() => !window.__tmuxweb.connected()")
+    print_lines(tmux_server, "cached", 50)
+    page.evaluate("() => window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))")
+    page.wait_for_function(RESUMED)
+    shows_what_tmux_shows(page, tmux_server)
+    each_line_once(page, "cached", 50)
+
+
+def test_back_online_the_stream_resumes(page: Any, tmux_server: Any) -> None:
+    page.context.set_offline(True)
+    page.wait_for_function("() => navigator.onLine === false")
+    print_lines(tmux_server, "offline", 50)
+    page.context.set_offline(False)
+    page.wait_for_function(RESUMED)
+    shows_what_tmux_shows(page, tmux_server)
+    each_line_once(page, "offline", 50)
