@@ -8,6 +8,7 @@ for Android, where a page holds its own stream)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,13 +66,53 @@ def each_line_once(page: Any, word: str, count: int) -> None:
     assert lines == [str(i) for i in range(1, count + 1)], f"missing or doubled: {lines[:10]}…"
 
 
+class Freezer:
+    """Freezes a page the way the browser does: no task of the page runs
+    (timers, network reads, messages queue up) until it is resumed.
+
+    `Page.setWebLifecycleState` is sent, but in Chromium 156 it freezes
+    nothing on a visible page (headless, or headful under Xvfb: no `freeze`
+    event, timers keep firing). The debugger's pause stops the page's
+    JavaScript at its next task, which is what freezing does to it."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.cdp = page.context.new_cdp_session(page)
+        self.paused = False
+        self.cdp.on("Debugger.paused", lambda _: setattr(self, "paused", True))
+        self.cdp.send("Debugger.enable")
+
+    def freeze(self) -> float:
+        self.cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
+        self.cdp.send("Debugger.pause")
+        for _ in range(300):  # the page pauses at its next task (a 100 ms tick below)
+            if self.paused:
+                return time.time() * 1000
+            self.page.wait_for_timeout(10)  # polling interval, not a fixed wait
+        raise AssertionError("the page did not pause")
+
+    def resume(self) -> float:
+        at = time.time() * 1000
+        self.cdp.send("Page.setWebLifecycleState", {"state": "active"})
+        self.cdp.send("Debugger.resume")
+        self.paused = False
+        return at
+
+
+TICKS = "() => { window.__ticks = []; setInterval(() => window.__ticks.push(Date.now()), 100); }"
+
+
 def test_a_frozen_page_shows_what_tmux_shows_once_resumed(page: Any, tmux_server: Any, screenshot: Any) -> None:
-    lifecycle = page.context.new_cdp_session(page)
-    lifecycle.send("Page.setWebLifecycleState", {"state": "frozen"})
+    page.evaluate(TICKS)
+    freezer = Freezer(page)
+    frozen_at = freezer.freeze()
     print_lines(tmux_server, "frozen", 300)
-    lifecycle.send("Page.setWebLifecycleState", {"state": "active"})
+    resumed_at = freezer.resume()
     shows_what_tmux_shows(page, tmux_server)
     each_line_once(page, "frozen", 300)
+    # The page really was frozen while tmux printed: none of its timers ran.
+    ticks = page.evaluate("() => window.__ticks")
+    assert not [t for t in ticks if frozen_at + 50 < t < resumed_at - 50]
     screenshot(page, "coming-back-after-freeze")
 
 
