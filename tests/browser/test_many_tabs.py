@@ -17,6 +17,11 @@ from helpers import wait_until
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 15_000  # as tests/browser/conftest.py
+VIOLATION = "Content Security Policy violation:"
+REPORT_VIOLATIONS = (
+    "document.addEventListener('securitypolicyviolation', (event) => console.error("
+    f"{VIOLATION!r} + ` ${{event.effectiveDirective}} blocked ${{event.blockedURI}}`), true);"
+)
 
 READY = "() => window.__tmuxweb && window.__tmuxweb.connected() && window.__tmuxweb.activePane() !== null"
 # Connected again through a watcher that took up where the last one stopped.
@@ -38,6 +43,13 @@ class Tabs:
         page = self.context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        # As tests/browser/conftest.py's new_page: CSP and Trusted Types
+        # violations (the worker's URL goes through the one policy) fail the test.
+        page.add_init_script(REPORT_VIOLATIONS)
+        page.on(
+            "console",
+            lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" and VIOLATION in m.text else None,
+        )
         # The tab remembers its session (sessionStorage) as after a pick.
         page.add_init_script(f"sessionStorage.setItem('tmuxweb.session', {session!r})")
         page.goto(self.server.link)
