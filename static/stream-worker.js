@@ -27,6 +27,7 @@ self.navigator.locks?.request(LOCK, () => {
 self.addEventListener("connect", (event) => {
   const port = event.ports[0];
   const subs = new Set();
+  let tabLock = null;
   const forget = () => {
     for (const sub of subs) hub?.detach(sub);
     subs.clear();
@@ -49,10 +50,14 @@ self.addEventListener("connect", (event) => {
       case "wake": return hub?.wake();
       case "reconnect": return hub?.reconnectNow();
       case "bye": return forget();
+      case "tab-lock":
+        // Granted once the tab is gone (closed, crashed) or gave it back.
+        tabLock = data.lock;
+        return self.navigator.locks?.request(data.lock, () => {
+          if (tabLock === data.lock) forget();
+        });
       default: return undefined;
     }
   });
-  // Where MessagePort has a close event, a tab that crashed is noticed too.
-  port.addEventListener("close", forget);
   port.start();
 });

@@ -53,12 +53,15 @@ class WorkerLink {
   #lock = null;
   #watching = null; // AbortController of the wait for the worker's end
   #local = null; // set when the worker refused this token
+  #releaseTab = null; // ends this tab's own lock (below)
 
   constructor(token) {
     this.token = token;
     this.#start();
     window.addEventListener("pageshow", (event) => {
-      if (event.persisted) this.#watch();
+      if (!event.persisted) return;
+      this.#holdTab();
+      this.#watch();
     });
   }
 
@@ -67,6 +70,22 @@ class WorkerLink {
     this.#port = worker.port;
     this.#port.onmessage = ({ data }) => this.#message(data);
     this.#port.postMessage({ type: "hello", token: this.token });
+    this.#holdTab();
+  }
+
+  // A lock held for as long as this tab lives, which the worker waits for:
+  // the browser releases it with the tab, even one whose renderer crashed
+  // (no pagehide then), and the worker then ends the tab's watchers.
+  #holdTab() {
+    this.#releaseTab?.();
+    this.#releaseTab = null;
+    if (!navigator.locks) return;
+    const lock = `${nameFor(this.token)}-tab-${crypto.getRandomValues(new Uint32Array(2)).join("")}`;
+    const port = this.#port;
+    navigator.locks.request(lock, () => new Promise((release) => {
+      this.#releaseTab = release;
+      port.postMessage({ type: "tab-lock", lock });
+    }));
   }
 
   #message(message) {
@@ -127,6 +146,8 @@ class WorkerLink {
   pause() {
     this.#watching?.abort();
     this.#watching = null;
+    this.#releaseTab?.(); // held locks keep a page out of the cache too
+    this.#releaseTab = null;
     this.#local?.pause();
   }
 }

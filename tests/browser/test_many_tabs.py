@@ -209,3 +209,37 @@ COLLECT_OUTPUT = """() => {
   window.__seen = {};
   window.__tmuxweb.onOutput((pane, data) => { window.__seen[pane] = (window.__seen[pane] || '') + data; });
 }"""
+
+
+
+def test_a_crashed_tabs_watcher_ends_too(browser: Any, make_server: Any, tmux_server: Any, tmp_path: Any) -> None:
+    """A renderer that crashed sends no `pagehide`: the worker learns of it
+    from the tab's Web Lock, which the browser releases with the tab."""
+    audit = tmp_path / "audit.jsonl"
+    server = make_server(audit_log=audit)
+    tabs = Tabs(browser, server, [])
+    try:
+        names = sessions(tmux_server, 2)
+        pages = [tabs.open(name) for name in names]
+        for page in pages:
+            page.wait_for_function(READY)
+        crashing = tmux_server.run("display-message", "-p", "-t", names[1], "#{session_id}").strip()
+        crashed: list[bool] = []
+        pages[1].on("crash", lambda _: crashed.append(True))
+        try:
+            pages[1].goto("chrome://crash", timeout=5000)
+        except Exception:  # noqa: BLE001 - the navigation dies with the renderer
+            pass
+        # Playwright delivers page events only while it is called.
+        wait_until(lambda: pages[0].wait_for_timeout(20) or crashed, what="the renderer to crash")
+
+        def closed() -> bool:
+            records = [json.loads(line) for line in audit.read_text().splitlines()]
+            return any(r["event"] == "stream-close" and r.get("session") == crashing for r in records)
+
+        wait_until(closed, what="the crashed tab's watcher to end on the server")
+        pane = tmux_server.pane_ids(names[0])[0]
+        type_into(pages[0], "echo alive-$((4*4))")
+        pages[0].wait_for_function(PANE_TEXT_HAS, arg=[pane, "alive-16"])
+    finally:
+        tabs.close()
