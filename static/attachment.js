@@ -13,7 +13,7 @@ export class Attachment {
   /**
    * api: the Api; workspace; picker: the SessionPicker; hooks:
    * reset() before a connection starts, connected(info) on connection-info,
-   * state() after a full state, panesAdded() after terminals may have been
+   * state(state) after a full state, sizeClaim(claim) on size-claim, panesAdded() after terminals may have been
    * made, output(pane, data) for each output event (or null: none wanted).
    */
   constructor(api, { workspace, picker, hooks }) {
@@ -91,7 +91,8 @@ export class Attachment {
     }
     switch (type) {
       case "connection-info": return this.#connected(data);
-      case "state": ws.load(data); return this.hooks.state();
+      case "state": ws.load(data); return this.hooks.state(data);
+      case "size-claim": return this.hooks.sizeClaim(data.claim);
       case "session-renamed": return this.#named(data.name);
       case "output": {
         const output = this.hooks.output;

@@ -12,6 +12,7 @@ export const EVENT_TYPES = [
   "window-added", "window-closed", "window-renamed", "window-selected",
   "window-flags", "layout", "pane-added", "pane-closed", "pane-selected", "pane-changed",
   "session-renamed", "exit",
+  "size-claim",
 ];
 
 // After this long hidden (a laptop asleep, a phone in a pocket) the socket

@@ -26,7 +26,7 @@ function start(token) {
   const api = new Api(token);
   // Parts made later are reached through these closures, called only
   // once everything exists.
-  let attachment, commander, osc52, keyRow;
+  let attachment, commander, osc52, keyRow, sizing;
 
   const workspace = new Workspace($("workspace"), {
     fontSize: initialFontSize(),
@@ -36,7 +36,10 @@ function start(token) {
       onFocus: (pane) => commander.command({ type: "select-pane", pane }),
       openLink,
       onOsc52: (pane, payload) => osc52.request(pane, payload),
-      onWindowsChanged: () => showTabs(),
+      onWindowsChanged: () => {
+        showTabs();
+        sizing?.refit(); // the window shown or its size may have changed
+      },
       resizePane: null, // set when the server advertises "resize-pane"
     },
   });
@@ -70,12 +73,14 @@ function start(token) {
     button: $("files-button"),
     onClose: () => workspace.focusActive(),
   });
-  const sizing = new Sizing({
+  sizing = new Sizing({
     workspace,
     element: $("workspace"),
     keyRow: $("keyrow"),
+    fitButton: $("fit-button"),
     command: (c) => commander.command(c),
     connected: () => attachment.connected,
+    canClaim: () => attachment?.canWrite ?? false,
   });
   osc52 = new Osc52({
     button: $("osc52-toggle"),
@@ -91,10 +96,10 @@ function start(token) {
     hooks: {
       reset: () => {
         prefix.setKeys([]);
-        sizing.forget();
+        sizing.setClaim(null);
       },
       connected: (info) => {
-        sizing.forget();
+        sizing.connectedAs(info);
         const capabilities = new Set(info.capabilities ?? []);
         workspace.hooks.resizePane = capabilities.has("resize-pane")
           ? (pane, direction, cells) => commander.command({ type: "resize-pane", pane, direction, cells })
@@ -104,7 +109,8 @@ function start(token) {
         prefix.setKeys(capabilities.has("binding") && Array.isArray(info.prefix) ? info.prefix : []);
         osc52.show();
       },
-      state: () => sizing.schedule(true),
+      state: (state) => sizing.setClaim(state.size_claim),
+      sizeClaim: (claim) => sizing.setClaim(claim),
       panesAdded: () => files.linkPanes(workspace.panes),
       get output() { return testHooks.output; },
     },
@@ -116,8 +122,8 @@ function start(token) {
   commander.listen($("workspace"));
   watchTheme((theme) => workspace.setTheme(theme));
   watchGestures($("workspace"), {
-    onSwipe: (step) => toolbar.stepWindow(step),
-    onPinch: (scale) => sizing.setFontSize(Math.round(workspace.fontSize * scale)),
+    onSwipe: (step) => sizing.panned || toolbar.stepWindow(step), // a panned window's swipe pans
+    onPinch: (scale) => sizing.zoomBy(scale),
   });
   files.start().then(() => files.linkPanes(workspace.panes));
   attachment.connect(Attachment.remembered());

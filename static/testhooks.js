@@ -12,11 +12,13 @@ export class TestHooks {
         return term ? [term.cols, term.rows] : null;
       },
       cellSize: () => ws.cellSize(),
+      fontSize: () => ws.fontSize,
       panes: () => [...ws.panes.keys()],
       activePane: () => ws.activePaneId(),
       activeWindow: () => ws.activeWindow,
       connected: () => attachment().connected,
       resumed: () => attachment().info?.resumed === true,
+      connectionId: () => attachment().info?.connection_id ?? null,
       prefixPending: () => prefix.pending,
       onOutput: (hook) => {
         this.#outputHooks.add(hook);

@@ -37,8 +37,9 @@ export class Toolbar {
       case "split-horizontal": return pane && command({ type: "split", pane, direction: "horizontal" });
       case "split-vertical": return pane && command({ type: "split", pane, direction: "vertical" });
       case "zoom": return pane && command({ type: "zoom", pane });
-      case "font-smaller": return this.sizing.setFontSize(ws.fontSize - 1);
-      case "font-larger": return this.sizing.setFontSize(ws.fontSize + 1);
+      case "font-smaller": return this.sizing.stepFont(-1);
+      case "font-larger": return this.sizing.stepFont(1);
+      case "fit": return this.sizing.toggleClaim();
       case "keyboard": return ws.focusActive();
       case "osc52": return this.osc52.toggle();
       case "kill-pane": {

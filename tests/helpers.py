@@ -177,7 +177,12 @@ def server_config(tmux: TmuxServer, **overrides: Any) -> Config:
         token=Secret(new_secret()),
         socket_name=tmux.socket_name,
         linger=0.2,
+        claim_grace=0.1,
         tokens_file=tmux.config_path.parent / "tokens.json",
+        # Off unless a test asks (states=True): with pane states on, every
+        # session keeps a control client whether or not anybody watches, and
+        # the tests of streams and hubs count control clients.
+        states=False,
     )
     return replace(base, **overrides)
 
@@ -336,6 +341,7 @@ MINIMAL_COMMANDS: dict[str, dict[str, object]] = {
     "keys": {"keys": ["Enter"]},
     "paste": {"text": "x"},
     "resize": {"cols": 80, "rows": 24},
+    "release-size": {},
     "select-pane": {"pane": "%0"},
     "select-window": {"window": "@0"},
     "split": {"pane": "%0", "direction": "vertical"},
@@ -357,4 +363,6 @@ MINIMAL_COMMANDS: dict[str, dict[str, object]] = {
     "swap-pane": {"pane": "%0", "direction": "up"},
     "select-layout": {"window": "@0", "layout": "tiled"},
     "binding": {"key": "c"},
+    "answer": {"pane": "%0", "choice": 0, "screen": "00"},
+    "seen": {"pane": "%0"},
 }

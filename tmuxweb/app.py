@@ -35,6 +35,7 @@ from tmuxweb.middleware import (
 )
 from tmuxweb.policy import check_admin
 from tmuxweb.services import Services, principal, services
+from tmuxweb.states import states_json
 from tmuxweb.tmux.errors import TmuxError
 
 log = logging.getLogger("tmuxweb")
@@ -79,6 +80,11 @@ async def create_session(request: Request) -> Response:
     return JSONResponse(info.to_json(), status_code=201)
 
 
+async def pane_states(request: Request) -> Response:
+    """Every pane's state, all sessions, who needs attention first (any scope)."""
+    return Response(states_json(services(request).tracker()), media_type="application/json")
+
+
 async def protocol_schema(request: Request) -> Response:
     """The JSON Schema of commands and events (messages.py), for other
     clients; the same bytes as the checked-in PROTOCOL.schema.json."""
@@ -96,7 +102,7 @@ async def ticket(request: Request) -> Response:
 
 async def on_tmuxweb_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TmuxWebError)
-    return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers())
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
 
 
 async def on_tmux_error(request: Request, exc: Exception) -> Response:
@@ -152,13 +158,22 @@ def create_app(config: Config) -> ASGIApp:
         notifications = [
             asyncio.create_task(svc.push.run(), name="push-sender"),
             asyncio.create_task(svc.push.watch(), name="push-pruner"),
+            asyncio.create_task(svc.notifier.run(), name="notifier"),
         ]
+        if svc.states is not None:
+            svc.states.on_transition(svc.notifier.transition)
+            svc.states.on_seen(svc.notifier.seen)
+            await svc.states.start()
         try:
             yield {"services": svc}
         finally:
             watcher.cancel()
             for task in notifications:
                 task.cancel()
+            # Awaited: a running --notify-command is killed and reaped.
+            await asyncio.gather(*notifications, return_exceptions=True)
+            if svc.states is not None:
+                await svc.states.close()
             await svc.tmux.close()
             svc.audit.write("server-stop")
             svc.audit.close()
@@ -179,6 +194,7 @@ def create_app(config: Config) -> ASGIApp:
         Route("/api/sessions", create_session, methods=["POST"]),
         Route("/api/ticket", ticket, methods=["POST"]),
         Route("/api/schema", protocol_schema, methods=["GET"]),
+        Route("/api/states", pane_states, methods=["GET"]),
         Route("/events", stream_endpoint),
         *muxstream.routes(),
         *files.routes(),

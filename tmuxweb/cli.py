@@ -23,6 +23,7 @@ import uvicorn
 from tmuxweb import __version__
 from tmuxweb.auth import new_secret
 from tmuxweb.config import PUSH_SERVICES, Config, Secret, bracket_ipv6, is_loopback
+from tmuxweb.rules import RulesError, load_rules
 from tmuxweb.tmux.cmdline import check_session_name
 from tmuxweb.tmux.errors import InvalidArgument
 from tmuxweb.tokens import TokenError, TokenStore, default_store_path, parse_duration
@@ -89,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     notify.add_argument("--notify-command", metavar="CMD", help="run CMD (split like a shell line, run without one) for each notification, the event as JSON on stdin")
     notify.add_argument("--push-subject", default="mailto:tmuxweb@localhost", metavar="URI", help="Web Push contact (VAPID sub): mailto: or https: URI (default mailto:tmuxweb@localhost)")
     notify.add_argument("--push-service", action="append", default=[], metavar="HOST", help="also accept Web Push subscriptions on this push service host and its subdomains (repeatable)")
+    states = p.add_argument_group("pane states")
+    states.add_argument("--settle", type=_settle, default=0.5, metavar="SECONDS", help="read a pane's screen once its output has been quiet this long (default 0.5)")
+    states.add_argument("--idle-after", type=_seconds, default=30.0, metavar="SECONDS", help="a pane quiet this long with no rule matching is idle (default 30)")
+    states.add_argument("--rules", action="append", default=[], type=Path, metavar="FILE", help="more pane-state rules (TOML), tried before the shipped ones (repeatable)")
+    states.add_argument(
+        "--no-states",
+        action="store_true",
+        help="no pane states: attach to watched sessions only (tmux then counts unwatched sessions as unattached)",
+    )
     tls = p.add_argument_group("TLS")
     tls.add_argument("--certfile", type=Path, help="serve HTTPS with this certificate (PEM)")
     tls.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
@@ -124,6 +134,16 @@ def _seconds(text: str) -> float:
         value = -1
     if not 0.1 <= value <= 3600:
         raise argparse.ArgumentTypeError(f"not a number of seconds from 0.1 to 3600: {text!r}")
+    return value
+
+
+def _settle(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0.05 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 0.05 to 60: {text!r}")
     return value
 
 
@@ -195,6 +215,11 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
             "or keep the default 127.0.0.1 and use an SSH tunnel or a reverse proxy with TLS; "
             "if a VPN already encrypts this network, add --insecure-http"
         )
+    if not args.no_states:
+        try:
+            load_rules(args.rules)
+        except (RulesError, OSError) as err:
+            raise UsageError(f"--rules: {err}") from None
     config = Config(
         token=Secret(""),  # replaced once the port is known (see main)
         host=host,
@@ -229,6 +254,10 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         notify_command=notify_command,
         push_subject=args.push_subject,
         push_services=(*PUSH_SERVICES, *(h.lower().rstrip(".") for h in args.push_service)),
+        states=not args.no_states,
+        settle=args.settle,
+        idle_after=args.idle_after,
+        rules_files=tuple(args.rules),
     )
     return config, args
 

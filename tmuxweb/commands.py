@@ -76,8 +76,10 @@ def _paste(cmd: m.Paste, hub: SessionHub) -> list[str]:
     return cmdline.paste(_typing_target(cmd.pane, hub), cmd.text, hub.paste_buffer_name())
 
 
-def _resize(cmd: m.Resize, hub: SessionHub) -> list[str]:
-    return cmdline.resize_client(cmd.cols, cmd.rows)
+def _no_lines(cmd: m.Resize | m.ReleaseSize, hub: SessionHub) -> list[str]:
+    # A size claim is not a command of the session's control client, which
+    # never takes a size (tmux/claim.py; run_command hands it over).
+    return []
 
 
 def _select_pane(cmd: m.SelectPane, hub: SessionHub) -> list[str]:
@@ -166,7 +168,8 @@ BUILDERS: dict[type[m.Base], Builder] = {
     m.Input: _input,
     m.SendKeys: _keys,
     m.Paste: _paste,
-    m.Resize: _resize,
+    m.Resize: _no_lines,
+    m.ReleaseSize: _no_lines,
     m.SelectPane: _select_pane,
     m.SelectWindow: _select_window,
     m.Split: _split,
@@ -188,6 +191,8 @@ BUILDERS: dict[type[m.Base], Builder] = {
     m.SwapPane: _swap_pane,
     m.SelectLayout: _select_layout,
 }
+# Commands after which the size claim's holder sees another window.
+SWITCHING = (m.SelectWindow, m.NextWindow, m.PreviousWindow, m.LastWindow, m.NewWindow, m.KillWindow)
 # Commands that type into a pane: their reply waits for the echo.
 TYPING = (m.Input, m.SendKeys, m.Paste, m.PasteBuffer, m.SendPrefix)
 # Typing commands that tmux turns into key lookups when the pane is in a
@@ -252,6 +257,8 @@ async def run_command(
     repeat = False
     resolved: dict[str, Any] = {}
     await conn.in_turn(seq, svc.config.seq_wait)
+    if isinstance(cmd, (m.Answer, m.Seen)):
+        return await _state_command(svc, who, conn, cmd, seq)
     try:
         check_command(m.kind(cmd), who, svc.config)
         if isinstance(cmd, m.Binding):
@@ -274,12 +281,16 @@ async def run_command(
             hub.mark_mode(cmd.pane)
         # A typing command's replies come after its echo (echo.py).
         replies: asyncio.Future[list[Answer]]
-        if not lines:
+        if isinstance(cmd, m.Resize | m.ReleaseSize):
+            replies = asyncio.ensure_future(_claim_size(cmd, hub, conn, svc))
+        elif not lines:
             replies = asyncio.gather()  # every key was unbound in the pane's mode
         elif isinstance(cmd, TYPING):
             replies = echo.send_typing(hub, lines, pane)
         else:
             replies = asyncio.gather(*hub.send(lines))
+        if isinstance(cmd, SWITCHING) and hub.claim.holder == conn.id:
+            replies.add_done_callback(lambda _: hub.follow_claim())
     except (TmuxWebError, TmuxError) as err:
         _audit(svc, conn, cmd, resolved, refused=err.message)
         raise
@@ -290,7 +301,48 @@ async def run_command(
     return _OK_REPEAT if repeat else _OK
 
 
+async def _claim_size(cmd: m.Resize | m.ReleaseSize, hub: SessionHub, conn: Connection, svc: Services) -> list[Answer]:
+    if isinstance(cmd, m.Resize):
+        renew = None if cmd.renew is UNSET else cmd.renew
+        if renew is not None and svc.connections.open_for(lambda c: c.id == renew):
+            # Only a stream that has ended passes its claim on: a viewer
+            # still here keeps its place under a newer claim.
+            raise Conflict("that connection is still open; claim without renew")
+        await hub.claim.claim(conn.id, cmd.cols, cmd.rows, conn.principal.name, renew)
+    else:
+        await hub.claim.release(conn.id)
+    return []
+
+
 _OK = b'{"ok":true}'
+
+
+async def _state_command(svc: Services, who: Principal, conn: Connection, cmd: m.Answer | m.Seen, seq: int | None) -> bytes:
+    """`seen` and `answer` (states.py). They name a pane of any session:
+    every stream carries every pane's state, and an access token is not
+    bound to a session. `seen` only says the person has looked, so any
+    scope may send it; `answer` types into the pane: write scope, audited
+    with the rule and the choice's label, refused (409, with the fresh
+    state) unless the pane still shows that prompt."""
+    resolved: dict[str, Any] = {}
+    try:
+        tracker = svc.tracker()
+        if isinstance(cmd, m.Seen):
+            tracker.seen(cmd.pane)
+            return _OK
+        check_command(m.kind(cmd), who, svc.config)
+        answered = await tracker.answer(cmd.pane, cmd.choice, cmd.screen)
+        resolved.update(session=answered.hub.session_id, rule=answered.rule, choice=cmd.choice, label=answered.label)
+    except (TmuxWebError, TmuxError) as err:
+        if isinstance(cmd, m.Answer):
+            resolved.update(choice=cmd.choice)
+            _audit(svc, conn, cmd, resolved, refused=err.message)
+        raise
+    finally:
+        conn.done(seq)
+    _audit(svc, conn, cmd, resolved)
+    check_answers(list(await asyncio.gather(*answered.replies)))
+    return _OK
 _OK_REPEAT = b'{"ok":true,"repeat":true}'
 
 

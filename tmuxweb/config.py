@@ -74,6 +74,10 @@ class Config:
     # page reload or a phone's dropped connection does not re-attach, and can
     # resume from Last-Event-ID (which needs the same control client).
     linger: float = 10.0
+    # A size claim outlives its stream this long, so a page that reconnects
+    # (a dropped phone connection) renews it without the windows changing
+    # size twice (tmux/claim.py).
+    claim_grace: float = 5.0
     # tmux pauses a pane whose output the control client is this many
     # seconds behind on (refresh-client -f pause-after), bounding tmux's
     # memory; we then resume it and re-capture the pane.
@@ -120,6 +124,15 @@ class Config:
     file_roots: tuple[tuple[Path, bool], ...] = ()
     file_max_size: int = 16 * 1024 * 1024
     file_show_hidden: bool = False
+    # Pane states (states.py): a pane's screen is read once its output has
+    # been quiet `settle` seconds; `idle_after` seconds of quiet with no
+    # rule matching is `idle`. `rules_files` are tried before the shipped
+    # rules. `states` off: no tracker, no control client on unwatched
+    # sessions (which tmux counts as attached).
+    states: bool = True
+    settle: float = 0.5
+    idle_after: float = 30.0
+    rules_files: tuple[Path, ...] = ()
     certfile: Path | None = None
     keyfile: Path | None = None
     client_ca: Path | None = None

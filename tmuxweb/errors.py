@@ -11,6 +11,8 @@ Hierarchy::
     ├── Timeout             408  a request body that arrives too slowly
     ├── Conflict            409  a repeated command number; an upload's name is taken;
     │                            tmux answered a command with %error (message is tmux's)
+    │   └── StaleAnswer     409  an answer to a prompt that is no longer on the screen
+    │                            (its body carries the pane's fresh state)
     ├── PayloadTooLarge     413  request body over the limit
     ├── UnsupportedMedia    415  a request body that is not JSON
     ├── RangeNotSatisfiable 416  a file Range outside the file (with Content-Range)
@@ -27,7 +29,7 @@ nothing of HTTP: `TMUX_ERRORS` below is where they get their statuses.
 from __future__ import annotations
 
 import json
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tmuxweb.tmux.errors import (
     InvalidArgument,
@@ -51,6 +53,11 @@ class TmuxWebError(Exception):
     def headers(self) -> dict[str, str]:
         """Headers the error response must carry (most carry none)."""
         return {}
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the response: `{"error": message}`, and for a
+        few errors what the client needs to recover."""
+        return {"error": self.message}
 
 
 class BadRequest(TmuxWebError):
@@ -102,6 +109,19 @@ class Conflict(TmuxWebError):
     of tmux's %error (TmuxRefused)."""
 
     status = 409
+
+
+class StaleAnswer(Conflict):
+    """Raised when an `answer` no longer fits the pane: it is not waiting,
+    its screen changed since the state the answer was based on, or the
+    choice is not one of the prompt's. Carries the fresh PaneState."""
+
+    def __init__(self, message: str, state: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.state = state
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, "state": self.state}
 
 
 class PayloadTooLarge(TmuxWebError):

@@ -110,11 +110,21 @@ class Paste(Base, tag="paste"):
     pane: PaneId | UnsetType = UNSET
 
 
+ConnectionId = Annotated[str, Meta(pattern=r"^[0-9a-f]{16}" + _END, description="a connection_id from connection-info")]
+
+
 class Resize(Base, tag="resize"):
-    """The size of this connection's tmux client."""
+    """Claim the session's window size for this connection's screen ("Fit
+    to this screen", tmux/claim.py); watching alone never resizes. With
+    `renew`: only if the claim in force is that (earlier) connection's."""
 
     cols: Size
     rows: Size
+    renew: ConnectionId | UnsetType = UNSET
+
+
+class ReleaseSize(Base, tag="release-size"):
+    """Give this connection's size claim back (leaving does it too)."""
 
 
 class SelectPane(Base, tag="select-pane"):
@@ -225,10 +235,26 @@ class Binding(Base, tag="binding"):
     confirmed: bool = False
 
 
+class Answer(Base, tag="answer"):
+    """One of the choices of the prompt a waiting pane shows (states.py):
+    refused with 409 unless `screen` is still the screen's hash."""
+
+    pane: PaneId
+    choice: Annotated[int, Meta(ge=0, lt=64, description="a choice's index, from 0")]
+    screen: Annotated[str, Meta(pattern=r"^[0-9a-f]{1,64}" + _END, description="a screen hash from the pane's state")]
+
+
+class Seen(Base, tag="seen"):
+    """The person has looked at the pane (any scope, read included)."""
+
+    pane: PaneId
+
+
 Command = (
-    Input | SendKeys | Paste | Resize | SelectPane | SelectWindow | Split | KillPane | NewWindow | KillWindow
+    Input | SendKeys | Paste | Resize | ReleaseSize | SelectPane | SelectWindow | Split | KillPane | NewWindow | KillWindow
     | RenameWindow | Zoom | ResizePane | NextWindow | PreviousWindow | LastWindow | LastPane | CopyMode
     | SendPrefix | PasteBuffer | CopyPrompt | RotateWindow | SwapPane | SelectLayout | Binding
+    | Answer | Seen
 )
 COMMANDS: tuple[type[Base], ...] = get_args(Command)
 BY_TYPE: dict[str, type[Base]] = {str(c.__struct_config__.tag): c for c in COMMANDS}
@@ -450,11 +476,26 @@ class ConnectionInfo(Shape):
     scope: Literal["read", "write", "owner"]
 
 
+class SizeClaim(Shape):
+    """The size claim in force: whose (a connection_id) and its size."""
+
+    connection: str
+    cols: int
+    rows: int
+
+
 class State(Shape):
     session: SessionRef
     active_window: str | None
     windows: list[Window]
     panes: list[Pane]
+    size_claim: SizeClaim | None
+
+
+class SizeClaimed(Shape):
+    """The size claim changed; null: nobody claims, tmux sizes as it would."""
+
+    claim: SizeClaim | None
 
 
 class Output(Shape):
@@ -551,6 +592,45 @@ class NotificationCleared(Shape):
     tag: str
 
 
+class PromptChoice(Shape):
+    label: str  # (its keys stay on the server)
+
+
+class PanePrompt(Shape):
+    rule: str
+    tool: str
+    question: str
+    choices: list[PromptChoice]
+
+
+class PaneState(Shape):
+    """What a pane is doing (states.py): event `pane-state`, and the items
+    of GET /api/states."""
+
+    pane: str
+    session: str
+    session_name: str
+    window: str
+    window_index: int
+    state: Literal["working", "waiting", "done", "idle", "bell", "exited"]
+    since: float  # unix seconds
+    title: str
+    command: str
+    lines: list[str]  # the last non-empty screen lines at the last read (at most 8)
+    prompt: PanePrompt | None
+    screen: str  # the hash of the screen `prompt` was read from ("" if none)
+    exit_status: int | None
+    gone: bool
+    version: int  # tracker-wide, grows with every change
+
+
+class PaneStates(Shape):
+    """GET /api/states: every pane's state, who needs attention first."""
+
+    now: float
+    panes: list[PaneState]
+
+
 EVENTS: dict[str, type[Shape]] = {
     "connection-info": ConnectionInfo,
     "state": State,
@@ -567,9 +647,11 @@ EVENTS: dict[str, type[Shape]] = {
     "pane-selected": PaneSelected,
     "pane-changed": PaneChanged,
     "session-renamed": SessionRenamed,
+    "size-claim": SizeClaimed,
     "exit": Exit,
     "notification": Notification,
     "notification-cleared": NotificationCleared,
+    "pane-state": PaneState,
 }
 
 _event_decoders = {name: msgspec.json.Decoder(t) for name, t in EVENTS.items()}

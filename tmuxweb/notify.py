@@ -37,10 +37,13 @@ import unicodedata
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from tmuxweb.config import Config, NotifyContent
 from tmuxweb.webpush import PushMessage, Urgency, WebPush, topic_of
+
+if TYPE_CHECKING:
+    from tmuxweb.tmux.server import TmuxServer
 
 log = logging.getLogger("tmuxweb.notify")
 
@@ -409,6 +412,18 @@ class Notifier:
             self._push.send(PushMessage(message, ttl=PUSH_TTL, urgency=urgency, topic=topic_of(notice.tag)))
         if self.command is not None:
             self.command.submit(encoded + b"\n")
+
+
+def to_every_stream(tmux: TmuxServer) -> Callable[[str, bytes], None]:
+    """`publish` for a server: the event into every hub, so every stream
+    whatever its session (the tracker holds a hub on every session), and
+    into each hub's ring, so a stream resuming with Last-Event-ID gets it."""
+
+    def publish(name: str, data: bytes) -> None:
+        for hub in tmux.hubs():
+            hub.emit(name, data)
+
+    return publish
 
 
 def _json(data: object) -> bytes:

@@ -5,7 +5,8 @@ passthrough at all, so `run-shell`, `if-shell`, `source-file`, `pipe-pane`,
 `load-buffer`, `save-buffer`, `display-popup` and the like cannot be reached
 by any request or binding). On top of that:
 
-* a `read` token may run nothing (watching only);
+* a `read` token may run nothing (watching only) but `seen`, which only
+  says the person has looked at a pane (commands.py, `_state_command`);
 * a `write` token may type and move around, but not administer: no
   splitting, killing, creating, renaming, zooming or re-laying-out;
 * `--readonly` makes every token `read` for commands;
@@ -30,6 +31,7 @@ WRITE_COMMANDS = frozenset(
         "keys",
         "paste",
         "resize",
+        "release-size",
         "select-pane",
         "select-window",
         "next-window",
@@ -41,6 +43,7 @@ WRITE_COMMANDS = frozenset(
         "paste-buffer",
         "copy-prompt",
         "binding",
+        "answer",
     }
 )
 DESTRUCTIVE_COMMANDS = frozenset({"kill-pane", "kill-window"})

@@ -155,11 +155,12 @@ class Rule:
                 if m["key"] is None or m["label"] is None:
                     continue
                 key, label = m["key"].strip(), clean(m["label"], MAX_LABEL)
-                # The key comes from the screen: one that could not have
-                # been written in a rules file is not sent.
-                if not label or not key or len(key) > MAX_KEY or _CONTROL.search(key):
+                keys = tuple(t.replace(_PLACEHOLDER, key) for t in self.menu_keys)
+                # The key comes from the screen: keys that could not have
+                # been written in a rules file are not sent.
+                if not label or not key or _CONTROL.search(key) or any(len(k) > MAX_KEY for k in keys):
                     continue
-                found.append(Choice(label, tuple(t.replace(_PLACEHOLDER, key) for t in self.menu_keys)))
+                found.append(Choice(label, keys))
                 if len(found) == MAX_CHOICES:
                     return tuple(found)
         return tuple(found)

@@ -12,9 +12,13 @@ from starlette.requests import Request
 from tmuxweb.audit import AuditLog
 from tmuxweb.auth import Tickets
 from tmuxweb.config import Config
+from tmuxweb.errors import NotFound
 from tmuxweb.mux import Muxes
+from tmuxweb.notify import Notifier, to_every_stream
 from tmuxweb.ratelimit import FailureLimiter
+from tmuxweb.rules import load_rules
 from tmuxweb.sse import encode_event
+from tmuxweb.states import StateTracker
 from tmuxweb.tmux.server import TmuxServer
 from tmuxweb.tokens import OWNER, Principal, TokenError, TokenStore, default_store_path
 from tmuxweb.watchers import Connections
@@ -33,15 +37,20 @@ class Services:
     limiter: FailureLimiter
     audit: AuditLog
     push: WebPush
+    notifier: Notifier
+    # Every pane's state (None with --no-states).
+    states: StateTracker | None
     muxes: Muxes
 
     @classmethod
     def create(cls, config: Config) -> Services:
         tokens = TokenStore(config.tokens_file or default_store_path())
         tokens.load()
+        tmux = TmuxServer(config, encode_event)
+        push = WebPush(config, tokens)
         return cls(
             config=config,
-            tmux=TmuxServer(config, encode_event),
+            tmux=tmux,
             tickets=Tickets(config.ticket_ttl),
             connections=Connections(config.max_streams, config.max_streams_per_token),
             tokens=tokens,
@@ -49,9 +58,17 @@ class Services:
                 config.auth_burst, config.auth_rate, config.auth_global_burst, config.auth_global_rate
             ),
             audit=AuditLog(config.audit_log, config.audit_input),
-            push=WebPush(config, tokens),
+            push=push,
+            notifier=Notifier(config, to_every_stream(tmux), push),
+            states=StateTracker(config, tmux, load_rules(config.rules_files)) if config.states else None,
             muxes=Muxes(),
         )
+
+    def tracker(self) -> StateTracker:
+        """The pane-state tracker, or NotFound when states are off."""
+        if self.states is None:
+            raise NotFound("pane states are off on this server (--no-states)")
+        return self.states
 
     def reload_tokens(self) -> bool:
         """Pick up `tmuxweb token` changes now (a stat when unchanged);

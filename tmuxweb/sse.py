@@ -16,8 +16,12 @@ from tmuxweb.tmux.hub import LAST, HubEvent
 
 
 def encode_event(name: str, payload: Any, event_id: str | None) -> tuple[bytes, bytes]:
-    """(JSON data, complete SSE frame). JSON never contains a raw newline."""
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    """(JSON data, complete SSE frame). JSON never contains a raw newline.
+    A payload given as bytes is JSON already (encoded once for every hub)."""
+    if isinstance(payload, bytes):
+        data = payload
+    else:
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     head = b"event: " + name.encode() + b"\n"
     if event_id is not None:
         head += b"id: " + event_id.encode() + b"\n"

@@ -80,6 +80,7 @@ class Connection:
 
     def close(self) -> None:
         self.closed = True
+        self.hub.release_size(self.id)  # a viewer that leaves gives its size claim back
         for fut in self._waiting.values():
             if not fut.done():
                 fut.set_result(None)

@@ -23,7 +23,8 @@ and are never used once it is revoked or expired.
 
 Sending never blocks its caller: messages wait in a bounded queue (the
 oldest dropped, logged) for one sender task, which runs at most
-`push_concurrency` deliveries at a time, each under `push_timeout`.
+`push_concurrency` deliveries at a time, each under `push_timeout`, and
+one at a time per subscription, in order.
 """
 
 from __future__ import annotations
@@ -373,6 +374,9 @@ class WebPush:
         self._queue: deque[PushMessage] = deque(maxlen=config.push_queue)
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(config.push_concurrency)
+        # One delivery at a time per subscription, in queue order (asyncio's
+        # locks are fair): a `clear` never overtakes its notification.
+        self._order: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.dropped = 0
 
@@ -437,13 +441,18 @@ class WebPush:
         except PushError as err:
             log.error("%s", err)
             return []
-        return [s for s in subs if token_alive(self.tokens, s)]
+        live = [s for s in subs if token_alive(self.tokens, s)]
+        endpoints = {s.endpoint for s in live}
+        for endpoint in [e for e, lock in self._order.items() if e not in endpoints and not lock.locked()]:
+            del self._order[endpoint]
+        return live
 
     async def _deliver(self, client: httpx.AsyncClient, sub: Subscription, message: PushMessage) -> None:
         host = urlsplit(sub.endpoint).hostname
         try:
-            async with asyncio.timeout(self.config.push_timeout):
-                status = await self._post(client, sub, message)
+            async with self._order.setdefault(sub.endpoint, asyncio.Lock()):
+                async with asyncio.timeout(self.config.push_timeout):
+                    status = await self._post(client, sub, message)
         except (httpx.HTTPError, TimeoutError, OSError) as err:
             log.warning("push to %s failed: %s", host, type(err).__name__)
             return

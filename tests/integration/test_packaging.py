@@ -32,3 +32,11 @@ def test_wheel_carries_the_package_the_ui_and_the_console_script(tmp_path: Path)
     assert any(n.startswith("tmuxweb/static/vendor/") and "LICENSE" in n for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "tmuxweb = tmuxweb.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    # The package reads its rules through importlib.resources, so they load
+    # from the wheel itself, not only from a source checkout.
+    loaded = subprocess.run(
+        [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import tmuxweb.rules as r; "
+         "print(r.__file__, len(r.load_rules()))", str(wheel)],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout.split()
+    assert loaded[0].startswith(str(wheel)) and int(loaded[1]) > 0

@@ -140,7 +140,12 @@ class Tmuxweb:
         err = self.workdir / f"tmuxweb-{self.runs}.err"
         argv = [
             sys.executable, "-m", "tmuxweb", "-L", self.tmux.socket_name, "--port", "0",
-            "--token-file", str(self.workdir / "token"), "--log-level", "warning", *self.extra_args,
+            "--token-file", str(self.workdir / "token"), "--log-level", "warning",
+            # As in tests/helpers.py: these tests count control clients and
+            # descriptors, which pane states (a control client on every
+            # session) would change; tests/integration/test_pane_states.py
+            # runs the tracker.
+            "--no-states", *self.extra_args,
         ]
         with open(out, "wb") as stdout, open(err, "wb") as stderr:
             self.proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env, cwd=self.workdir)

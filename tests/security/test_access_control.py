@@ -23,6 +23,7 @@ EVERY_COMMAND = [
     {"type": "keys", "pane": "%0", "keys": ["Enter"]},
     {"type": "paste", "pane": "%0", "text": "x"},
     {"type": "resize", "cols": 50, "rows": 20},
+    {"type": "release-size"},
     {"type": "select-pane", "pane": "%0"},
     {"type": "select-window", "window": "@0"},
     {"type": "split", "pane": "%0", "direction": "vertical"},

@@ -257,3 +257,22 @@ def test_remembered_panes_are_bounded(clock: Clock) -> None:
     for i in range(3000):
         go(d, "exited", pane=f"%{i}")
     assert len(d._panes) <= 1000
+
+
+def test_the_trackers_own_types_drive_the_dispatcher(clock: Clock) -> None:
+    """The Protocols above, met by states.Transition and messages.PaneState."""
+    from tmuxweb import messages as m
+    from tmuxweb.states import Transition as RealTransition
+
+    prompt = m.PanePrompt(rule="r", tool="Tool", question=f"Allow {SECRET}?", choices=[m.PromptChoice(label="Yes")])
+    state = m.PaneState(
+        pane="%7", session="$2", session_name="work", window="@4", window_index=3, state="waiting", since=1.0,
+        title=SECRET, command="codex", lines=[SECRET], prompt=prompt, screen="h", exit_status=None, gone=False,
+        version=9,
+    )
+    d = dispatcher(clock, content="prompt")
+    d.transition(RealTransition(state, "working"))
+    clock.now += 2
+    [n] = d.due()
+    assert (n.pane, n.session, n.state) == ("%7", "$2", "waiting")
+    assert f"Allow {SECRET}?" in n.body and "work:3" in n.body

@@ -191,6 +191,12 @@ def test_a_key_from_the_screen_with_a_control_character_is_not_offered() -> None
     assert found is not None and found.choices == (Choice("Yes", ("y",)),)
 
 
+def test_keys_made_from_a_screen_key_are_no_longer_than_a_file_may_write() -> None:
+    rules = rules_of(rule(match="^Go", menu=r"\[(?P<key>\w+)\] (?P<label>\w+)", menu_keys=["x" * 25 + "{key}"]))
+    found = rules.match(["Go", "[1234567] Fits [12345678] Long"], "x", 0)
+    assert found is not None and found.choices == (Choice("Fits", ("x" * 25 + "1234567",)),)
+
+
 def test_no_more_than_sixteen_choices_come_from_a_screen() -> None:
     rules = rules_of(rule(match="^Go", menu=r"(?P<key>\d+)\) (?P<label>\w+)", last_lines=50))
     found = rules.match(["Go"] + [f"{i}) item{i}" for i in range(40)], "x", 0)
@@ -203,8 +209,11 @@ def test_a_huge_screen_is_read_only_at_its_end() -> None:
     screen = [wide] * 20_000 + ["Pick one?", "1. Yes " + wide, "2. No"] + [""] * 20_000
     found = rules.match(screen, "x", 0)
     assert found is not None and [c.label for c in found.choices] == ["Yes " + "w" * (MAX_LABEL - 4), "No"]
-    # A question wider than MAX_LINE is cut before any pattern sees it.
-    assert rules.match(["w" * MAX_LINE + "Pick one?"], "x", 0) is None
+    # What lies beyond MAX_LINE characters of a line is cut before any
+    # pattern sees it.
+    anywhere = rules_of(rule(match=r"Go\?"))
+    assert anywhere.match(["w" * (MAX_LINE - 3) + "Go?"], "x", 0) is not None
+    assert anywhere.match(["w" * MAX_LINE + "Go?"], "x", 0) is None
 
 
 # -- loading -------------------------------------------------------------------
@@ -390,3 +399,14 @@ def test_any_screen_gives_clean_bounded_matches(lines: list[str], command: str, 
         for choice in found.choices:
             assert choice.label and not CONTROL.search(choice.label) and len(choice.label) <= MAX_LABEL
             assert choice.keys and all(k and not CONTROL.search(k) for k in choice.keys)
+
+
+def test_the_example_in_data_flow_loads_and_matches() -> None:
+    # DATA-FLOW.md documents the format with an example: keep it true.
+    text = (Path(__file__).resolve().parents[2] / "DATA-FLOW.md").read_text(encoding="utf-8")
+    section = text.split("## Pane states: rules as data", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    rules = Rules(parse_rules(example, "DATA-FLOW.md"))
+    found = rules.match(["$ ./deploy.sh", "Deploy to production?", " 1) Yes", " 2) No"], "deploy.sh", 0)
+    assert found is not None and found.question == "Deploy to production?"
+    assert found.choices == (Choice("Yes", ("1", "Enter")), Choice("No", ("2", "Enter")))

@@ -29,11 +29,16 @@ def choices(name: str, command: str = AGENT, busy_for: float = 30.0) -> list[tup
     return [(c.label, c.keys) for c in found.choices]
 
 
+# Questions no button could answer: the person is told, and opens the pane.
+NO_BUTTONS = {"claude-question-multi"}
+
 WAITING = [
     # (screen, rule, question)
     ("claude-bash-permission.txt", "claude-permission", "Do you want to proceed?"),
     ("claude-edit-permission.txt", "claude-permission", "Do you want to make this edit to hello.txt?"),
     ("claude-permission-boxed.txt", "claude-permission", "Do you want to make this edit to app.py?"),
+    ("claude-ask-question.txt", "claude-question", "How wide should the shared-jump wiring be?"),
+    ("claude-ask-multi-select.txt", "claude-question-multi", "Which fruits should I buy?"),
     ("codex-exec-approval.txt", "codex-approval", "Would you like to run the following command?"),
     ("codex-patch-approval.txt", "codex-approval", "Would you like to make the following edits?"),
     ("gemini-exec-confirm.txt", "gemini-confirm", "Allow execution of: 'npm'?"),
@@ -54,7 +59,7 @@ def test_a_prompt_screen_is_waiting_with_its_question(name: str, rule: str, ques
         found = RULES.match(screen(name), command, 0.0)
         assert found is not None, (name, command)
         assert (found.rule.name, found.state, found.question) == (rule, "waiting", question)
-        assert found.choices, name
+        assert found.choices or rule in NO_BUTTONS, name
 
 
 def test_claude_code_choices_are_its_numbered_options() -> None:
@@ -69,6 +74,13 @@ def test_claude_code_choices_are_its_numbered_options() -> None:
         ("Yes, allow all edits during this session", ("2",)),
         ("No", ("3",)),
     ]
+
+
+def test_claude_code_questions_offer_only_the_options_a_digit_answers() -> None:
+    # "Type something." opens a text field, "Chat about this" leaves.
+    assert choices("claude-ask-question.txt") == [("Uniform (Recommended)", ("1",)), ("Minimal", ("2",))]
+    # With several answers a digit only ticks a row: no buttons at all.
+    assert choices("claude-ask-multi-select.txt") == []
 
 
 def test_numbered_lines_above_the_question_are_not_choices() -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tmuxweb.config import Config
+from tmuxweb.tmux.claim import SizeClaim
 from tmuxweb.tmux.client import Answer, ControlClient
 from tmuxweb.tmux.cmdline import quote
 from tmuxweb.tmux.errors import TmuxStalled, TmuxUnavailable
@@ -39,6 +40,7 @@ from tmuxweb.tmux.snapshot import (
     list_panes,
     list_windows,
     parse_panes,
+    screen_lines,
     split_capture,
 )
 
@@ -69,7 +71,10 @@ _STRUCTURE_NOTIFICATIONS = frozenset(
 # A pane's title and running command have no notification on 3.3a; a
 # format subscription (sent at most once a second by tmux) stands in.
 _SUBSCRIPTIONS = [
-    "refresh-client -B " + quote("tmuxweb-panes:%*:#{pane_title}#{pane_current_command}#{pane_current_path}"),
+    # pane_dead and its status too: a pane whose program exits under
+    # remain-on-exit has no notification of its own (states.py needs it).
+    "refresh-client -B "
+    + quote("tmuxweb-panes:%*:#{pane_title}#{pane_current_command}#{pane_current_path}#{pane_dead}#{pane_dead_status}"),
     "refresh-client -B " + quote("tmuxweb-windows:@*:#{window_activity_flag}#{window_bell_flag}"),
 ]
 
@@ -90,6 +95,23 @@ class Encoder(Protocol):
     the stream side's `sse.encode_event`. Called once per event."""
 
     def __call__(self, name: str, payload: Any, event_id: str | None) -> tuple[bytes, bytes]: ...
+
+
+class HubObserver(Protocol):
+    """The pane-state tracker (states.py), told of every hub's panes.
+    Called synchronously in the reader; each call must be cheap."""
+
+    def output(self, hub: SessionHub, pane: str, text: str) -> None:
+        """`pane` printed `text` (after every watcher has it queued)."""
+
+    def structure(self, hub: SessionHub) -> None:
+        """`hub.structure` (or its name) is new: at start and after a refresh."""
+
+    def closed(self, hub: SessionHub) -> None:
+        """The hub's control client is gone for good."""
+
+    def sessions_changed(self) -> None:
+        """tmux said %sessions-changed: a session was created or destroyed."""
 
 
 class OutputWatch(Protocol):
@@ -230,6 +252,14 @@ class SessionHub:
         # Told of every pane output while set (echo.py sets it while typing
         # commands wait for their echo).
         self.output_watch: OutputWatch | None = None
+        # Set by TmuxServer before start when the pane-state tracker runs.
+        self.observer: HubObserver | None = None
+        # Held by the tracker (hold()): the hub does not detach when its
+        # last watcher leaves, so every session keeps its states; once
+        # `linger` has passed without one, its output is no longer kept
+        # for resuming (`unwatched`).
+        self.held = False
+        self.unwatched = False
         self.prefix: list[str] = []
         # Panes that may have changed mode since the last structure (mode
         # mark → its serial): keys typed into them are resolved first
@@ -241,6 +271,8 @@ class SessionHub:
         # Set while a stuck control client is being replaced (_restart).
         self._restarting: asyncio.Future[None] | None = None
         self._client = self._new_client()
+        # Whose screen the windows fit, if anyone's (claim.py).
+        self.claim = SizeClaim(config, session_id, lambda claim: self._emit("size-claim", {"claim": claim}))
 
     def _new_client(self) -> ControlClient:
         return ControlClient(
@@ -267,6 +299,8 @@ class SessionHub:
             [list_windows(self.session_id), list_panes(self.session_id)]
         )
         self.structure = Structure.parse(windows.text(), panes.text())
+        if self.observer is not None:
+            self.observer.structure(self)
 
     @property
     def closed(self) -> bool:
@@ -280,6 +314,7 @@ class SessionHub:
         """Detach our control client; the tmux session keeps running."""
         if self._restarting is not None:
             await asyncio.shield(self._restarting)
+        await self.claim.close()
         await self._client.close()
 
     def _restart(self, reason: str) -> None:
@@ -329,6 +364,7 @@ class SessionHub:
         if self._linger is not None:
             self._linger.cancel()
             self._linger = None
+        self.unwatched = False
         sub = Subscription(self.config.watcher_queue_bytes)
         self._subs.add(sub)
         return sub
@@ -358,8 +394,18 @@ class SessionHub:
     def watchers(self) -> int:
         return len(self._subs)
 
+    def hold(self) -> None:
+        """Keep this hub attached without watchers (the pane-state tracker)."""
+        self.held = True
+        if not self._subs and self._linger is None:
+            self.unwatched = True
+
     def _linger_expired(self) -> None:
         self._linger = None
+        if self.held:
+            # Too late for a resume: stop keeping output nobody will replay.
+            self.unwatched = not self._subs
+            return
         if not self._subs and not self.closed:
             # Forget this hub before detaching, so a watcher arriving during
             # the detach gets a fresh control client instead of this one.
@@ -403,6 +449,17 @@ class SessionHub:
             return bool(self._mode_marks) or any(p.in_mode for p in self.structure.panes.values())
         info = self.structure.panes.get(pane)
         return pane in self._mode_marks or info is None or info.in_mode
+
+    def release_size(self, connection: str) -> None:
+        """`connection` has left: its size claim ends after the grace period,
+        unless the page renews it from a new connection first (claim.py)."""
+        if self.claim.holds(connection):
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.config.claim_grace, lambda: self._spawn(self.claim.release(connection)))
+
+    def follow_claim(self) -> None:
+        """The claim holder switched windows: carry its size there."""
+        self._spawn(self.claim.follow())
 
     def paste_buffer_name(self) -> str:
         self._paste_serial += 1
@@ -448,6 +505,7 @@ class SessionHub:
                 (info or structure.panes[pane]).to_json(content)
                 for pane, (info, content, _) in results.items()
             ],
+            "size_claim": self.claim.to_json(),
         }
         last = max([panes.position, *anchors.values()])
         return Snapshot(state, panes.position, anchors, last)
@@ -490,6 +548,30 @@ class SessionHub:
         self._capture_serial += 1
         buffer = f"tmuxweb-cap-{self.epoch}-{self._capture_serial}"
         self._client.send(capture_lines(pane, self.config.history_lines, buffer), on_done=done)
+
+    def read_screen(
+        self, pane: str, then: Callable[[PaneInfo | None, list[str]], None]
+    ) -> list[asyncio.Future[Answer]]:
+        """Read `pane`'s details and visible screen as plain text (states.py);
+        `then(info, lines)` runs in the reader at the reply's position
+        (info None: the pane is gone), unless the control client goes away
+        first: then the futures returned fail. Through a named buffer, as
+        every capture (see capture_lines)."""
+
+        def done(answers: list[Answer]) -> None:
+            details, _, shown, _ = answers
+            info = next((p for p in parse_panes(details.text()) if p.id == pane), None)
+            lines = buffer_text(shown.reply.lines) if shown.reply.ok else []
+            then(info, [line.rstrip() for line in lines])
+
+        self._capture_serial += 1
+        return self._client.send(screen_lines(pane, f"tmuxweb-scr-{self.epoch}-{self._capture_serial}"), on_done=done)
+
+    def emit(self, name: str, payload: Any) -> None:
+        """An event from outside the session (states.py's `pane-state`); a
+        payload given as bytes is JSON already, encoded once for every hub."""
+        if not self.closed:
+            self._emit(name, payload)
 
     def _printed(self, pane: str, after: int, until: int) -> list[HubEvent]:
         """Output events of `pane` emitted in (after, until]."""
@@ -538,11 +620,21 @@ class SessionHub:
             return
         text = self._decoders.decode(pane, run[0] if len(run) == 1 else b"".join(run))
         if text:
-            self._emit("output", {"pane": pane, "data": text}, pane)
+            if not self.unwatched:
+                self._emit("output", {"pane": pane, "data": text}, pane)
+            else:
+                # Nobody has watched for `linger` (a hub the pane-state
+                # tracker holds): no event to encode or keep. The position
+                # still moves, so a stream resuming across it takes a
+                # snapshot (replay_since sees the gap), as a late one would
+                # after a hub that detached.
+                self.seq += 1
             watch = self.output_watch
             if watch is not None:
                 # After the watchers' queues: their streams run first.
                 watch.echoed(pane)
+            if self.observer is not None:
+                self.observer.output(self, pane, text)
 
     def _on_notification(self, note: Notification) -> None:
         name, args = note.name, note.args
@@ -555,6 +647,10 @@ class SessionHub:
         elif name == "session-renamed" and args[:1] == (self.session_id,) and len(args) > 1:
             self.name = args[1]
             self._emit("session-renamed", {"name": self.name})
+            if self.observer is not None:
+                self.observer.structure(self)
+        elif name == "sessions-changed" and self.observer is not None:
+            self.observer.sessions_changed()
         elif name == "pause" and args:
             self._resume(args[0])
 
@@ -578,6 +674,8 @@ class SessionHub:
             sub.close(final)
         self._release_output_watch()
         self._on_closed(self)
+        if self.observer is not None:
+            self.observer.closed(self)
 
     # -- structure -------------------------------------------------------------
 
@@ -605,6 +703,8 @@ class SessionHub:
             settled = self._refresh.mode_serial
             self._mode_marks = {p: n for p, n in self._mode_marks.items() if n > settled}
             self._emit_changes(old, new)
+            if self.observer is not None:
+                self.observer.structure(self)
         if self._refresh.dirty:
             self._refresh.dirty = False
             self._schedule_refresh()

@@ -24,7 +24,7 @@ from tmuxweb.config import Config
 from tmuxweb.tmux import cmdline
 from tmuxweb.tmux.client import MARKER
 from tmuxweb.tmux.errors import SessionExists, SessionNotFound, TmuxUnavailable
-from tmuxweb.tmux.hub import Encoder, SessionHub
+from tmuxweb.tmux.hub import Encoder, HubObserver, SessionHub
 from tmuxweb.tmux.snapshot import unvis
 
 log = logging.getLogger("tmuxweb.tmux")
@@ -54,6 +54,8 @@ class TmuxServer:
         self._started: set[SessionHub] = set()
         self._starting: dict[str, asyncio.Lock] = {}
         self._create_lock = asyncio.Lock()
+        # The pane-state tracker (states.py), given every hub it starts.
+        self.observer: HubObserver | None = None
 
     def _libtmux(self) -> libtmux.Server:
         return libtmux.Server(
@@ -144,6 +146,7 @@ class TmuxServer:
             if hub is not None and not hub.closed and not hub.closing:
                 return hub
             hub = SessionHub(self.config, info.id, info.name, self._forget, self._encode)
+            hub.observer = self.observer
             self._started = {h for h in self._started if not h.reaped}
             self._started.add(hub)
             try:

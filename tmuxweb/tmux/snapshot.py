@@ -28,7 +28,7 @@ _PANE_FIELDS = (
     "pane_dead pane_in_mode alternate_on cursor_x cursor_y cursor_flag insert_flag "
     "keypad_cursor_flag keypad_flag mouse_standard_flag mouse_button_flag mouse_all_flag "
     "mouse_sgr_flag origin_flag wrap_flag scroll_region_upper scroll_region_lower "
-    "history_size pane_current_command pane_current_path pane_title"
+    "history_size pane_dead_status pane_current_command pane_current_path pane_title"
 ).split()
 
 
@@ -81,6 +81,20 @@ def capture_lines(pane: str, history: int, buffer: str) -> list[str]:
         name = quote(f"{buffer}-{i}")
         lines += [f"{capture} -b {name} -t {target}", f"show-buffer -b {name}", f"delete-buffer -b {name}"]
     return lines
+
+
+def screen_lines(pane: str, buffer: str) -> list[str]:
+    """A pane's details and its visible screen as plain text (the states'
+    read): through a named buffer like capture_lines, never `-p`.
+    Replies: details, capture, show-buffer (an error when the screen is
+    empty), delete-buffer."""
+    name, target = quote(buffer), quote(pane)
+    return [
+        list_window_panes(pane),
+        f"capture-pane -b {name} -t {target}",
+        f"show-buffer -b {name}",
+        f"delete-buffer -b {name}",
+    ]
 
 
 _T = TypeVar("_T")
@@ -236,6 +250,7 @@ class PaneInfo:
     scroll_upper: int
     scroll_lower: int
     history_size: int
+    dead_status: int | None
     current_command: str
     current_path: str
     title: str
@@ -342,6 +357,7 @@ def parse_panes(lines: list[str]) -> list[PaneInfo]:
                 scroll_upper=_int(row["scroll_region_upper"]),
                 scroll_lower=_int(row["scroll_region_lower"]),
                 history_size=_int(row["history_size"]),
+                dead_status=_int(row["pane_dead_status"]) if row["pane_dead_status"] else None,
                 current_command=row["pane_current_command"],
                 current_path=row["pane_current_path"],
                 title=row["pane_title"],
