@@ -13,6 +13,11 @@ const IDLE_CLOSE_MS = 5_000;
 // Held for as long as this worker lives: a tab that asks for it after
 // `ready` is granted it only when the worker is gone (crashed, killed).
 const LOCK = `${self.name}-alive`;
+// Event text posted to a tab and not yet acknowledged by it. A tab that the
+// browser froze acknowledges nothing; past this much its watchers are ended
+// (they resume from their last event when the tab runs again), so a frozen
+// tab never makes the worker hold a flood in memory.
+const UNACKED_MAX = 4 * 1024 * 1024;
 
 let hub = null;
 let alive = !self.navigator.locks; // without Web Locks there is no signal to give
@@ -28,6 +33,23 @@ self.addEventListener("connect", (event) => {
   const port = event.ports[0];
   const subs = new Set();
   let tabLock = null;
+  let unacked = 0;
+  const deliver = (message) => {
+    if (message.type === "events") {
+      const size = message.events.reduce((sum, [, text]) => sum + text.length, 0);
+      message.size = size;
+      unacked += size;
+      if (unacked > UNACKED_MAX) return park();
+    }
+    return port.postMessage(message);
+  };
+  // Behind everything already queued for the tab: each watcher is told to
+  // start again, from the last event the tab will by then have seen.
+  const park = () => {
+    for (const sub of subs) port.postMessage({ type: "lost", sub });
+    forget();
+    unacked = 0;
+  };
   const forget = () => {
     for (const sub of subs) hub?.detach(sub);
     subs.clear();
@@ -43,16 +65,20 @@ self.addEventListener("connect", (event) => {
       case "attach":
         if (!hub) return undefined;
         subs.add(data.sub);
-        return hub.attach(data.sub, data.session, data.lastEventId, (message) => port.postMessage(message));
+        return hub.attach(data.sub, data.session, data.lastEventId, deliver);
       case "detach":
         subs.delete(data.sub);
         return hub?.detach(data.sub);
       case "wake": return hub?.wake();
       case "reconnect": return hub?.reconnectNow();
+      case "ack":
+        unacked = Math.max(0, unacked - data.size);
+        return undefined;
       case "bye": return forget();
       case "tab-lock":
         // Granted once the tab is gone (closed, crashed) or gave it back.
         tabLock = data.lock;
+        if (!data.lock) return undefined; // given back before the back-forward cache
         return self.navigator.locks?.request(data.lock, () => {
           if (tabLock === data.lock) forget();
         });

@@ -94,6 +94,7 @@ class WorkerLink {
       return this.#watch();
     }
     if (message.type === "refused") return this.#useLocal();
+    if (message.type === "events") this.#port.postMessage({ type: "ack", size: message.size });
     return this.#sinks.get(message.sub)?.(message);
   }
 
@@ -146,7 +147,10 @@ class WorkerLink {
   pause() {
     this.#watching?.abort();
     this.#watching = null;
-    this.#releaseTab?.(); // held locks keep a page out of the cache too
+    // Held locks keep a page out of the cache too. The worker first forgets
+    // the lock, so that its release cannot end watchers attached on pageshow.
+    this.#port.postMessage({ type: "tab-lock", lock: null });
+    this.#releaseTab?.();
     this.#releaseTab = null;
     this.#local?.pause();
   }

@@ -136,3 +136,31 @@ def test_back_online_the_stream_resumes(page: Any, tmux_server: Any) -> None:
     page.wait_for_function(RESUMED)
     shows_what_tmux_shows(page, tmux_server)
     each_line_once(page, "offline", 50)
+
+
+def test_a_frozen_tab_does_not_make_the_worker_hold_a_flood(
+    new_page: Any, make_server: Any, tmux_server: Any, tmp_path: Any
+) -> None:
+    """Past 4 MiB unacknowledged by a frozen tab, the worker ends its
+    watcher (the server records the stream's close while the tab is still
+    frozen); thawed, the tab starts a new one and shows what tmux shows."""
+    audit = tmp_path / "audit.jsonl"
+    server = make_server(audit_log=audit)
+    page = new_page()
+    page.goto(server.link)
+    page.wait_for_function(READY)
+    tmux_server.wait_for_prompt()
+
+    def closes() -> int:
+        return sum(1 for line in audit.read_text().splitlines() if '"stream-close"' in line)
+
+    freezer = Freezer(page)
+    page.evaluate(TICKS)
+    freezer.freeze()
+    # About 6 MB of output, then a marker.
+    tmux_server.run("send-keys", "-t", "%0", "yes 0123456789abcdef0123456789abcdef0123456789 | head -n 130000; echo flood-$((2+3))", "Enter")
+    tmux_server.wait_for_text("%0", "flood-5", timeout=60)
+    wait_until(lambda: closes() >= 1, timeout=30, what="the frozen tab's watcher to be ended")
+    freezer.resume()
+    page.wait_for_function("() => window.__tmuxweb.connected()")
+    shows_what_tmux_shows(page, tmux_server)
