@@ -28,6 +28,11 @@ export class Api {
     return this.#call("POST", "./api/sessions", { name });
   }
 
+  /** Every pane's state, all sessions: {now, panes} (panestates.js). */
+  states() {
+    return this.#call("GET", "./api/states");
+  }
+
   ticket() {
     return this.#call("POST", "./api/ticket", {});
   }

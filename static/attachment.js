@@ -13,8 +13,11 @@ export class Attachment {
   /**
    * api: the Api; workspace; picker: the SessionPicker; hooks:
    * reset() before a connection starts, connected(info) on connection-info,
-   * state(state) after a full state, sizeClaim(claim) on size-claim, panesAdded() after terminals may have been
-   * made, output(pane, data) for each output event (or null: none wanted).
+   * state(state) after a full state, sizeClaim(claim) on size-claim,
+   * panesAdded() after terminals may have been made, output(pane, data) for
+   * each output event (or null: none wanted), named(title) when the
+   * session's name (the page's title) changes, other(type, data) for events
+   * that are not about this session's layout.
    */
   constructor(api, { workspace, picker, hooks }) {
     this.api = api;
@@ -98,6 +101,9 @@ export class Attachment {
         const output = this.hooks.output;
         return applyEvent(ws, type, data, output ? () => output(data.pane, data.data) : undefined);
       }
+      case "pane-state":
+      case "notification":
+      case "notification-cleared": return this.hooks.other(type, data);
       default: return applyEvent(ws, type, data);
     }
   }
@@ -111,6 +117,6 @@ export class Attachment {
   #named(name) {
     sessionStorage.setItem(SESSION_KEY, name);
     this.picker.setCurrent(name);
-    document.title = `${name} · tmuxweb`;
+    this.hooks.named(`${name} · tmuxweb`);
   }
 }

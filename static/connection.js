@@ -13,6 +13,8 @@ export const EVENT_TYPES = [
   "window-flags", "layout", "pane-added", "pane-closed", "pane-selected", "pane-changed",
   "session-renamed", "exit",
   "size-claim",
+  // Every stream carries every pane's state and the notifications (overview.js, notifications.js).
+  "pane-state", "notification", "notification-cleared",
 ];
 
 // After this long hidden (a laptop asleep, a phone in a pocket) the socket

@@ -5,11 +5,15 @@
 // sub-path (https://host/tmux/).
 
 export class HttpError extends Error {
-  /** status 0 means the request never got an HTTP answer. */
-  constructor(status, message) {
+  /**
+   * status 0 means the request never got an HTTP answer; data is the
+   * answer's JSON body (a 409 of `answer` carries the fresh pane state).
+   */
+  constructor(status, message, data = null) {
     super(message);
     this.name = "HttpError";
     this.status = status;
+    this.data = data;
   }
 }
 
@@ -39,7 +43,7 @@ export async function request(token, url, { method = "GET", headers = {}, body, 
   }
   if (!response.ok && !allow.includes(response.status)) {
     const data = await jsonOrNull(response);
-    throw new HttpError(response.status, typeof data?.error === "string" ? data.error : `HTTP ${response.status}`);
+    throw new HttpError(response.status, typeof data?.error === "string" ? data.error : `HTTP ${response.status}`, data);
   }
   return response;
 }

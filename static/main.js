@@ -2,14 +2,19 @@
 // the others. What each part does is in its own module.
 
 import { takeToken } from "./auth.js";
+import { Answers } from "./answers.js";
 import { Api } from "./api.js";
 import { Attachment } from "./attachment.js";
+import { setBaseTitle, setWaiting } from "./badge.js";
 import { Commander } from "./commander.js";
 import { openLink } from "./external-links.js";
 import { FilePanel } from "./files/panel.js";
 import { watchGestures } from "./gestures.js";
 import { KeyRow } from "./keyrow.js";
+import { Notifications } from "./notifications.js";
 import { Osc52 } from "./osc52.js";
+import { Overview, startsOnOverview } from "./overview.js";
+import { PaneStates } from "./panestates.js";
 import { Prefix } from "./prefix.js";
 import { SessionPicker } from "./sessions.js";
 import { Sizing, initialFontSize } from "./sizing.js";
@@ -18,6 +23,7 @@ import { TestHooks } from "./testhooks.js";
 import { currentTheme, watchTheme } from "./theme.js";
 import { Toolbar } from "./toolbar.js";
 import { ask, showApp, showPage, toast } from "./ui.js";
+import { Views } from "./views.js";
 import { Workspace } from "./workspace.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,7 +32,8 @@ function start(token) {
   const api = new Api(token);
   // Parts made later are reached through these closures, called only
   // once everything exists.
-  let attachment, commander, osc52, keyRow, sizing;
+  let attachment, commander, osc52, keyRow, sizing, answers, notifications, views;
+  const states = new PaneStates();
 
   const workspace = new Workspace($("workspace"), {
     fontSize: initialFontSize(),
@@ -39,8 +46,12 @@ function start(token) {
       onWindowsChanged: () => {
         showTabs();
         sizing?.refit(); // the window shown or its size may have changed
+        // Another pane on screen: its answer bar, and maybe it is now seen.
+        answers?.update();
+        notifications?.checkSeen();
       },
       resizePane: null, // set when the server advertises "resize-pane"
+      mayFocus: () => views?.view !== "overview",
     },
   });
   const showTabs = () => renderTabs($("tabs"), workspace.sortedWindows(), workspace.activeWindow, (id) => {
@@ -89,7 +100,59 @@ function start(token) {
     refocus: () => workspace.focusActive(),
   });
   const toolbar = new Toolbar($("toolbar"), { workspace, commander, sizing, osc52 });
-  const testHooks = new TestHooks({ workspace, attachment: () => attachment, prefix });
+  const overview = new Overview({
+    root: $("overview"),
+    list: $("overview-list"),
+    summary: $("overview-summary"),
+    empty: $("overview-empty"),
+    states,
+    hooks: {
+      open: (state) => views.open(state),
+      answer: (state, index, pressed) => answers.answer(state, index, pressed),
+      canAnswer: () => attachment.canWrite,
+      liveText: (pane) => workspace.panes.get(pane)?.term.text() ?? null,
+    },
+  });
+  views = new Views({
+    overview,
+    button: $("overview-button"),
+    closeButton: $("overview-close"),
+    workspace,
+    attachment: {
+      get connection() { return attachment.connection; },
+      get connected() { return attachment.connected; },
+      get canWrite() { return attachment.canWrite; },
+      connect: (session) => attachment.connect(session),
+    },
+    commander,
+    onChange: () => {
+      answers?.update();
+      notifications?.checkSeen();
+    },
+  });
+  answers = new Answers({
+    states,
+    attachment: {
+      get connection() { return attachment.connection; },
+      get connected() { return attachment.connected; },
+      get canWrite() { return attachment.canWrite; },
+    },
+    views,
+    bar: $("answer-bar"),
+  });
+  notifications = new Notifications({
+    token,
+    states,
+    views,
+    answers,
+    send: (command) => attachment.connection?.send(command) ?? Promise.reject(new Error("not connected")),
+    button: $("notify-button"),
+  });
+  states.listen(() => showWaiting(states.waitingCount()));
+  const loadStates = () => api.states().then((answer) => states.load(answer), () => {
+    // An older server without pane states: the overview says so.
+  });
+  const testHooks = new TestHooks({ workspace, attachment: () => attachment, prefix, states, views });
   attachment = new Attachment(api, {
     workspace,
     picker,
@@ -108,8 +171,21 @@ function start(token) {
         // program like any other key.
         prefix.setKeys(capabilities.has("binding") && Array.isArray(info.prefix) ? info.prefix : []);
         osc52.show();
+        overview.refresh(); // the scope is known: answer buttons or none
+        answers.update();
+        loadStates(); // events missed while disconnected
       },
-      state: (state) => sizing.setClaim(state.size_claim),
+      state: (state) => {
+        sizing.setClaim(state.size_claim);
+        views.loaded();
+        answers.update();
+        notifications.checkSeen();
+      },
+      named: (title) => setBaseTitle(title),
+      other: (type, data) => {
+        if (type === "pane-state") states.apply(data);
+        else notifications.onEvent(type, data);
+      },
       sizeClaim: (claim) => sizing.setClaim(claim),
       panesAdded: () => files.linkPanes(workspace.panes),
       get output() { return testHooks.output; },
@@ -126,7 +202,36 @@ function start(token) {
     onPinch: (scale) => sizing.zoomBy(scale),
   });
   files.start().then(() => files.linkPanes(workspace.panes));
-  attachment.connect(Attachment.remembered());
+  notifications.start();
+  loadStates();
+  const wanted = paneInLink();
+  attachment.connect(wanted?.session_name ?? Attachment.remembered());
+  if (wanted) views.open(wanted);
+  else views.show(startsOnOverview() ? "overview" : "terminal");
+}
+
+/** The waiting count on the bar's overview button (the title and favicon: badge.js). */
+function showWaiting(count) {
+  setWaiting(count);
+  const badge = $("overview-button").querySelector(".count");
+  badge.hidden = count === 0;
+  badge.textContent = String(count);
+}
+
+/**
+ * `#pane=%3&session=name` (a notification opened the page): the pane to
+ * show first. Taken out of the address bar like the token.
+ */
+function paneInLink() {
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  const pane = params.get("pane");
+  if (!pane || !/^%[0-9]+$/.test(pane)) return null;
+  params.delete("pane");
+  const session = params.get("session");
+  params.delete("session");
+  const rest = params.toString();
+  history.replaceState(history.state, "", window.location.pathname + window.location.search + (rest ? `#${rest}` : ""));
+  return { pane, session_name: session, window: null };
 }
 
 async function createSession(api, attachment) {

@@ -4,7 +4,7 @@
 export class TestHooks {
   #outputHooks = new Set();
 
-  constructor({ workspace: ws, attachment, prefix }) {
+  constructor({ workspace: ws, attachment, prefix, states, views }) {
     window.__tmuxweb = Object.freeze({
       paneText: (id) => ws.panes.get(id)?.term.text() ?? null,
       paneSize: (id) => {
@@ -20,6 +20,8 @@ export class TestHooks {
       resumed: () => attachment().info?.resumed === true,
       connectionId: () => attachment().info?.connection_id ?? null,
       prefixPending: () => prefix.pending,
+      paneStates: () => states.sorted(),
+      view: () => views.view,
       onOutput: (hook) => {
         this.#outputHooks.add(hook);
         return () => this.#outputHooks.delete(hook);

@@ -11,7 +11,8 @@ export class Workspace {
   /**
    * hooks: onData(paneId, data), onFocus(paneId), openLink(url),
    * onOsc52(paneId, payload), onWindowsChanged(), resizePane(paneId,
-   * direction, cells) or null while the server cannot do that.
+   * direction, cells) or null while the server cannot do that;
+   * mayFocus() (optional): false while the terminals are covered.
    */
   constructor(root, { fontSize, theme, hooks }) {
     this.root = root;
@@ -211,6 +212,8 @@ export class Workspace {
   }
 
   focusActive() {
+    // Not while the overview covers the terminals (keys would go unseen).
+    if (this.hooks.mayFocus && !this.hooks.mayFocus()) return;
     this.panes.get(this.activePaneId())?.term.focus();
   }
 

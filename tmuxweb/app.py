@@ -60,6 +60,16 @@ async def index(request: Request) -> Response:
     return FileResponse(page, media_type="text/html; charset=utf-8")
 
 
+async def service_worker(request: Request) -> Response:
+    """static/sw.js at the page's level: a service worker controls only
+    URLs under its own directory, so /static/sw.js could not see the page.
+    Revalidated on every fetch (no-cache), so a new version takes over."""
+    script = static_dir() / "sw.js"
+    if not script.is_file():
+        return JSONResponse({"error": "the UI is not installed"}, status_code=404)
+    return FileResponse(script, media_type="text/javascript; charset=utf-8", headers={"cache-control": "no-cache"})
+
+
 async def list_sessions(request: Request) -> Response:
     svc = services(request)
     sessions = await svc.tmux.list_sessions()
@@ -190,6 +200,7 @@ def create_app(config: Config) -> ASGIApp:
         Route("/commands", command_endpoint, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/", index),
+        Route("/sw.js", service_worker, methods=["GET"]),
         Route("/api/sessions", list_sessions, methods=["GET"]),
         Route("/api/sessions", create_session, methods=["POST"]),
         Route("/api/ticket", ticket, methods=["POST"]),

@@ -69,8 +69,9 @@ _UNKNOWN = {"complete": False}
 
 
 def is_public(path: str) -> bool:
-    """Routes that need no token: health and the UI's static files."""
-    return path in ("/", "/healthz", "/index.html", "/favicon.ico") or path.startswith("/static/")
+    """Routes that need no token: health and the UI's static files (the
+    service worker's script too: the browser fetches it without our header)."""
+    return path in ("/", "/healthz", "/index.html", "/favicon.ico", "/sw.js") or path.startswith("/static/")
 
 
 def header(scope: Scope, name: bytes) -> str | None:

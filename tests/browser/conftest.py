@@ -67,13 +67,26 @@ def _ensure_chromium() -> None:
 # marked running on the main thread while it lives, and later tests that call
 # asyncio.run() would fail after the browser tests.
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     sync_api = _ensure_playwright()
     _ensure_chromium()
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with sync_api.sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def devices(playwright: Any) -> dict[str, dict[str, Any]]:
+    """Playwright's device descriptors ("Pixel 7", "iPhone 13"): viewport,
+    scale factor, touch, mobile, user agent; pass one to new_page(**...)."""
+    found: dict[str, dict[str, Any]] = playwright.devices
+    return found
 
 
 # Every CSP violation in the page, Trusted Types ones included, becomes a

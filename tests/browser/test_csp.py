@@ -20,6 +20,9 @@ ATTACKS = {
     "script src": "() => { const s = document.createElement('script'); s.src = './static/main.js'; document.body.append(s); }",
     "a worker from a data: URL": "() => { new Worker('data:text/javascript,postMessage(1)'); }",
     "our worker URL as a string": "() => { new Worker('./static/markdown-worker.js', { type: 'module' }); }",
+    # Only sw.js, through the page's policy, may become a service worker.
+    "a service worker from a string URL": "() => navigator.serviceWorker.register('./static/main.js')",
+    "our service worker URL as a string": "() => navigator.serviceWorker.register('./sw.js')",
     "a policy of its own": "() => { trustedTypes.createPolicy('evil', { createHTML: (s) => s }); }",
     "a second policy of our name": "() => { trustedTypes.createPolicy('tmuxweb-worker', { createScriptURL: (s) => s }); }",
 }
@@ -39,7 +42,7 @@ def wait_for_violations(page: Any, count: int) -> None:
 def run_attack(page: Any, body: str) -> str:
     # page.evaluate takes the function text itself (no eval in the page).
     result: str = page.evaluate(
-        f"() => {{ try {{ ({body})(); return 'done'; }} catch (error) {{ return 'refused: ' + error }} }}"
+        f"async () => {{ try {{ await ({body})(); return 'done'; }} catch (error) {{ return 'refused: ' + error }} }}"
     )
     return result
 
@@ -66,6 +69,7 @@ def test_strings_never_reach_html_or_script_sinks(
         assert outcome.startswith("refused: "), (name, outcome)
     assert "TrustedHTML" in outcomes["innerHTML"]
     assert "TrustedScriptURL" in outcomes["a worker from a data: URL"]
+    assert "TrustedScriptURL" in outcomes["our service worker URL as a string"]
     assert page.evaluate("() => document.getElementById('pwned')") is None
     # The page still works: refused attempts broke nothing.
     assert page.evaluate("() => window.__tmuxweb.connected()")

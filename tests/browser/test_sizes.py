@@ -52,6 +52,10 @@ def open_page(new_page: Any, server: Any, options: dict[str, Any]) -> Any:
     page = new_page(**options)
     page.goto(server.link)
     page.wait_for_function(READY)
+    # A phone-sized page opens on the overview (test_overview.py): these
+    # tests are about the terminal, one tap away.
+    if page.evaluate("() => window.__tmuxweb.view()") == "overview":
+        page.click("#overview-close")
     return page
 
 

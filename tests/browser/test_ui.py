@@ -56,6 +56,10 @@ def open_ui(new_page: Any, tmuxweb_server: Any, **options: Any) -> UI:
     page.goto(tmuxweb_server.link)
     ui = UI(page)
     ui.wait_ready()
+    # A phone-sized page opens on the overview (test_overview.py): these
+    # tests are about the terminal, one tap away.
+    if page.evaluate("() => window.__tmuxweb.view()") == "overview":
+        page.click("#overview-close")
     return ui
 
 

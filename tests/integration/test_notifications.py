@@ -73,7 +73,7 @@ def test_an_agent_waiting_is_notified_once_everywhere_and_seen_clears_it(
     subscribe(server, push_service, Browser())
     session = Session(server, server.stream())
     try:
-        pane = new_pane(tmux_server, agent_command(tmp_path, work=1.0))
+        pane = new_pane(tmux_server, agent_command(work=1.0))
         waiting = next_state(session.stream, pane, lambda s: s["state"] == "waiting")
         note = session.stream.until(lambda e: e.name == "notification" and e.data["pane"] == pane).data
         assert (note["state"], note["session"], note["tag"]) == ("waiting", waiting["session"], f"tmuxweb-pane-{pane}")
@@ -109,7 +109,7 @@ def test_a_hung_push_service_holds_up_neither_stream_nor_command(
     push_service.mode = "slow"
     session = Session(server, server.stream())
     try:
-        pane = new_pane(tmux_server, agent_command(tmp_path, work=0.6))
+        pane = new_pane(tmux_server, agent_command(work=0.6))
         note = session.stream.until(lambda e: e.name == "notification" and e.data["pane"] == pane, 20).data
         wait_until(lambda: push_service.requests == 1, what="the push delivery held by the service")
         assert wait_until(lambda: runs(out), what="the command's run") == [note]
