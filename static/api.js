@@ -11,6 +11,11 @@ export class Api {
     this.#token = token;
   }
 
+  /** For the shared stream (streamlink.js), which sends it in a header too. */
+  get token() {
+    return this.#token;
+  }
+
   async #call(method, url, json, headers = {}) {
     return jsonOrNull(await request(this.#token, url, { method, json, headers }));
   }
@@ -36,12 +41,4 @@ export class Api {
     const url = `./commands?session=${encodeURIComponent(session)}`;
     return this.#call("POST", url, command, { "X-Session-Token": sessionToken });
   }
-}
-
-export function eventsUrl(session, ticket, lastEventId = "") {
-  const params = new URLSearchParams();
-  if (session) params.set("session", session);
-  params.set("ticket", ticket);
-  if (lastEventId) params.set("last_event_id", lastEventId);
-  return `./events?${params}`;
 }

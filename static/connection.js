@@ -1,10 +1,11 @@
-// One watched session: a single-use ticket, then an EventSource; commands go
-// out with the stream's session token and an increasing `seq`. Reconnects
-// with backoff, and at once when the tab becomes visible or the network
-// comes back.
+// One watched session: a watcher on the browser's shared stream
+// (streamlink.js); commands go out with the watcher's own session token and
+// an increasing `seq`. It resumes from its last event whenever the watcher
+// starts again: after the shared stream dropped, the worker died, the page
+// came back from the back-forward cache or the network came back.
 
-import { eventsUrl } from "./api.js";
 import { HttpError } from "./http.js";
+import { streamLink } from "./streamlink.js";
 
 export const EVENT_TYPES = [
   "connection-info", "state", "output", "pane-reset",
@@ -16,14 +17,16 @@ export const EVENT_TYPES = [
   "pane-state", "notification", "notification-cleared",
 ];
 
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
 // After this long hidden (a laptop asleep, a phone in a pocket) the socket
-// may be dead without the browser knowing: reconnect on return.
+// may be dead without the browser knowing: check it on return.
 const STALE_AFTER_HIDDEN_MS = 30_000;
 // A timer that fires this much late means the machine was asleep.
 const SLEEP_GAP_MS = 20_000;
 const TICK_MS = 5_000;
+
+let subCount = 0;
+// Watcher ids: unique within the shared stream, which all tabs share.
+const newSub = () => `${crypto.getRandomValues(new Uint32Array(2)).join("")}-${++subCount}`.slice(-32);
 
 /**
  * Status values passed to onStatus(status, detail):
@@ -34,18 +37,16 @@ const TICK_MS = 5_000;
 export class Connection {
   #api;
   #session;
-  // The id of the last event seen, so a reconnect can resume exactly where
-  // the old stream stopped (the server replays what was missed, or sends a
-  // fresh state when it no longer can).
+  // The id of the last event seen, so a watcher started again resumes
+  // exactly where the old one stopped (the server replays what was missed,
+  // or sends a fresh state when it no longer can).
   #lastEventId = "";
   #onEvent;
   #onStatus;
-  #es = null;
-  #generation = 0;
+  #link = null;
+  #sub = null;
   #sessionToken = null;
   #seq = 0;
-  #attempt = 0;
-  #retryTimer = null;
   #stopped = false;
   #hiddenAt = null;
   #lastTick = Date.now();
@@ -68,32 +69,41 @@ export class Connection {
   }
 
   start() {
+    this.#link = streamLink(this.#api.token);
     this.#listen(document, "visibilitychange", () => this.#onVisibility());
-    this.#listen(window, "online", () => this.reconnectNow());
-    // Going offline usually leaves a dead socket that still looks open.
-    // Start over: a loopback server still answers, others back off until
-    // the "online" event.
-    this.#listen(window, "offline", () => this.reconnectNow());
+    // Going offline usually leaves a dead socket that still looks open;
+    // coming online, the old one is surely dead. Start over.
+    this.#listen(window, "online", () => this.#link.reconnectNow());
+    this.#listen(window, "offline", () => this.#link.reconnectNow());
+    // Closed, or into the back-forward cache: give the watcher back now
+    // (the worker would otherwise feed a page that is gone or not running);
+    // out of the cache, resume from the last event.
+    this.#listen(window, "pagehide", (event) => {
+      this.#detach();
+      if (event.persisted) this.#link.pause();
+    });
+    this.#listen(window, "pageshow", (event) => {
+      if (!event.persisted || this.#stopped) return;
+      this.#link.wake();
+      this.#attach();
+    });
     const tick = setInterval(() => this.#onTick(), TICK_MS);
     this.#listeners.push(() => clearInterval(tick));
-    this.#connect();
+    this.#attach();
   }
 
   dispose() {
     this.#stopped = true;
-    this.#closeStream();
-    clearTimeout(this.#retryTimer);
+    this.#detach();
     for (const remove of this.#listeners) remove();
     this.#listeners = [];
   }
 
-  /** Drop the current stream (if any) and open a fresh one now. */
+  /** Drop this watcher (if any) and start a fresh one now, resuming. */
   reconnectNow() {
     if (this.#stopped) return;
-    clearTimeout(this.#retryTimer);
-    this.#closeStream();
-    this.#attempt = 0;
-    this.#connect();
+    this.#detach();
+    this.#attach();
   }
 
   /**
@@ -105,7 +115,7 @@ export class Connection {
     if (token === null) return Promise.reject(new HttpError(0, "not connected"));
     const seq = ++this.#seq;
     return this.#api.command(this.#session, token, { ...command, seq }).catch((err) => {
-      // 403: the stream behind this session token is gone; get a new one.
+      // 403: the watcher behind this session token is gone; start another.
       if (err.status === 403 && token === this.#sessionToken) this.reconnectNow();
       throw err;
     });
@@ -116,111 +126,75 @@ export class Connection {
     this.#listeners.push(() => target.removeEventListener(type, handler));
   }
 
-  async #connect() {
-    const generation = ++this.#generation;
+  #attach() {
+    const sub = newSub();
+    this.#sub = sub;
     this.#onStatus("connecting");
-    let ticket;
-    try {
-      ticket = (await this.#api.ticket()).ticket;
-    } catch (err) {
-      if (generation !== this.#generation || this.#stopped) return;
-      if (err.status === 401) {
-        this.#stopped = true;
-        this.#onStatus("unauthorized", err.message);
-      } else {
-        this.#scheduleRetry();
+    this.#link.attach(sub, this.#session, this.#lastEventId, (message) => {
+      if (sub === this.#sub) this.#message(sub, message);
+    });
+  }
+
+  #detach() {
+    if (this.#sub !== null) this.#link?.detach(this.#sub);
+    this.#sub = null;
+    this.#sessionToken = null;
+  }
+
+  #message(sub, message) {
+    if (message.type === "events") {
+      for (const [type, text, id] of message.events) {
+        if (sub !== this.#sub) return; // ended or restarted by an earlier event
+        this.#event(type, text, id);
       }
+    } else if (message.type === "lost") {
+      this.reconnectNow();
+    } else if (message.type === "status") {
+      this.#status(message.status, message.detail);
+    }
+  }
+
+  #event(type, text, id) {
+    if (id) this.#lastEventId = id;
+    if (!EVENT_TYPES.includes(type)) return;
+    let data;
+    try {
+      data = JSON.parse(text);
+    } catch {
       return;
     }
-    if (generation !== this.#generation || this.#stopped) return;
-    const es = new EventSource(eventsUrl(this.#session, ticket, this.#lastEventId));
-    this.#es = es;
-    let gotInfo = false;
-    for (const type of EVENT_TYPES) {
-      es.addEventListener(type, (message) => {
-        if (generation !== this.#generation) return;
-        if (message.lastEventId) this.#lastEventId = message.lastEventId;
-        let data;
-        try {
-          data = JSON.parse(message.data);
-        } catch {
-          return;
-        }
-        if (type === "connection-info") {
-          gotInfo = true;
-          this.#opened(data);
-        } else if (type === "session-renamed") {
-          this.#session = data.name;
-        }
-        this.#onEvent(type, data);
-        if (type === "exit") this.#ended(data.reason);
-      });
+    if (type === "connection-info") this.#opened(data);
+    else if (type === "session-renamed") this.#session = data.name;
+    this.#onEvent(type, data);
+    if (type === "exit") this.#ended(data.reason);
+  }
+
+  #status(status, detail) {
+    this.#sessionToken = null;
+    if (status === "unauthorized") {
+      this.#stopped = true;
+      this.#onStatus("unauthorized", detail);
+    } else if (status === "missing") {
+      this.#stopped = true;
+      this.#onStatus("missing", this.#session);
+    } else {
+      this.#onStatus(status, detail);
     }
-    es.onerror = () => {
-      if (generation !== this.#generation) return;
-      // EventSource would retry with the same, already used, ticket.
-      this.#closeStream();
-      if (!gotInfo) this.#checkSessionThenRetry();
-      else this.#scheduleRetry();
-    };
   }
 
   #opened(info) {
     this.#sessionToken = info.session_token;
     this.#session = info.session.name;
     this.#seq = 0;
-    this.#attempt = 0;
     this.#onStatus("open");
   }
 
   #ended(reason) {
     this.#stopped = true;
     this.#lastEventId = "";
-    this.#closeStream();
-    this.#onStatus("closed", reason);
-  }
-
-  #closeStream() {
-    this.#generation++;
+    this.#sub = null;
     this.#sessionToken = null;
-    if (this.#es) {
-      this.#es.close();
-      this.#es = null;
-    }
-  }
-
-  // A stream refused before its first event may mean the session is gone
-  // (404), which EventSource cannot tell us; ask, rather than loop.
-  async #checkSessionThenRetry() {
-    const generation = this.#generation;
-    if (this.#session !== null) {
-      try {
-        const { sessions } = await this.#api.sessions();
-        if (generation !== this.#generation || this.#stopped) return;
-        if (!sessions.some((s) => s.name === this.#session)) {
-          this.#stopped = true;
-          this.#onStatus("missing", this.#session);
-          return;
-        }
-      } catch (err) {
-        if (err.status === 401) {
-          this.#stopped = true;
-          this.#onStatus("unauthorized", err.message);
-          return;
-        }
-      }
-    }
-    this.#scheduleRetry();
-  }
-
-  #scheduleRetry() {
-    if (this.#stopped) return;
-    clearTimeout(this.#retryTimer);
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.#attempt);
-    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
-    this.#attempt++;
-    this.#onStatus(navigator.onLine === false ? "offline" : "retrying", delay);
-    this.#retryTimer = setTimeout(() => this.#connect(), delay);
+    this.#onStatus("closed", reason);
   }
 
   #onVisibility() {
@@ -230,13 +204,15 @@ export class Connection {
     }
     const hiddenFor = this.#hiddenAt === null ? 0 : Date.now() - this.#hiddenAt;
     this.#hiddenAt = null;
-    if (this.#es === null || hiddenFor > STALE_AFTER_HIDDEN_MS) this.reconnectNow();
+    // Shown again: connect now if the stream is down or was given back,
+    // and replace it if it has gone silent.
+    if (hiddenFor > STALE_AFTER_HIDDEN_MS || !this.connected) this.#link.wake();
   }
 
   #onTick() {
     const now = Date.now();
     const gap = now - this.#lastTick;
     this.#lastTick = now;
-    if (gap > SLEEP_GAP_MS && document.visibilityState === "visible") this.reconnectNow();
+    if (gap > SLEEP_GAP_MS && document.visibilityState === "visible") this.#link.wake();
   }
 }

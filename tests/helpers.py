@@ -23,7 +23,7 @@ import uvicorn
 from tmuxweb.cli import uvicorn_config
 from tmuxweb.auth import new_secret
 from tmuxweb.config import Config, Secret
-from tmuxweb.messages import EVENTS, check_event
+from tmuxweb.messages import EVENTS, MUX_EVENTS, check_event
 
 TMUX = shutil.which("tmux") or "tmux"
 
@@ -167,6 +167,10 @@ class RunningServer:
         query = {**({"session": session} if session is not None else {}), **params}
         return EventStream(self.base_url + "/events", {**self.auth, **(headers or {})}, query).open()
 
+    def mux(self, headers: dict[str, str] | None = None) -> EventStream:
+        """The shared stream of a browser's tabs (GET /mux)."""
+        return EventStream(self.base_url + "/mux", {**self.auth, **(headers or {})}, {}).open()
+
 
 def server_config(tmux: TmuxServer, **overrides: Any) -> Config:
     base = Config(
@@ -188,6 +192,8 @@ class Event:
     name: str
     data: Any
     id: str | None
+    # On the shared stream (GET /mux): the watcher the event belongs to.
+    sub: str | None = None
 
 
 @dataclass
@@ -288,12 +294,14 @@ def parse_sse(lines: Iterator[str]) -> Iterator[Event]:
     for line in lines:
         if line == "":
             if data:
+                # A shared stream's watcher frames carry the watcher first.
+                sub = data.pop(0) if len(data) == 2 else None
                 text = "\n".join(data)
-                if name in EVENTS:
+                if name in EVENTS or name in MUX_EVENTS:
                     # Every event a test sees matches its declared type,
                     # unknown fields refused (msgspec.ValidationError).
                     check_event(name, text.encode())
-                yield Event(name, json.loads(text), event_id)
+                yield Event(name, json.loads(text), event_id, sub)
             name, data, event_id = "message", [], None
         elif line.startswith(":"):
             continue

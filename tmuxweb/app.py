@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
-from tmuxweb import commands, files, messages, stream, webpush
+from tmuxweb import commands, files, messages, muxstream, stream, webpush
 from tmuxweb.config import Config
 from tmuxweb.errors import BadRequest, TmuxWebError, from_tmux
 from tmuxweb.middleware import (
@@ -207,6 +207,7 @@ def create_app(config: Config) -> ASGIApp:
         Route("/api/schema", protocol_schema, methods=["GET"]),
         Route("/api/states", pane_states, methods=["GET"]),
         Route("/events", stream_endpoint),
+        *muxstream.routes(),
         *files.routes(),
         *webpush.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),

@@ -656,11 +656,64 @@ EVENTS: dict[str, type[Shape]] = {
 
 _event_decoders = {name: msgspec.json.Decoder(t) for name, t in EVENTS.items()}
 
+# -- the shared stream of a browser's tabs (mux.py) ------------------------------
+
+SubId = Annotated[
+    str, Meta(pattern=r"^[A-Za-z0-9_-]{1,32}" + _END, description="1 to 32 letters, digits, '-' or '_'")
+]
+EventId = Annotated[str, Meta(max_length=64, description="an event id of at most 64 characters")]
+
+
+class MuxAttach(Struct, forbid_unknown_fields=True, kw_only=True):
+    """`POST /mux/attach`: one tab's watcher joins the shared stream."""
+
+    sub: SubId  # chosen by the client, so no frame of it can come before the answer
+    session: Name | None = None  # None: the server's default session, as GET /events
+    last_event_id: EventId | None = None  # resume, as GET /events' Last-Event-ID
+
+
+class MuxDetach(Struct, forbid_unknown_fields=True, kw_only=True):
+    """`POST /mux/detach`: a tab's watcher leaves the shared stream."""
+
+    sub: SubId
+
+
+class MuxInfo(Shape):
+    """First on `GET /mux`, never with an id: the secret that attaches to it."""
+
+    mux_token: str
+
+
+class Detached(Shape):
+    """A watcher of the shared stream ended without its own `exit` (an
+    error): the client attaches it again, resuming."""
+
+    reason: str
+
+
+MUX_EVENTS: dict[str, type[Shape]] = {"mux-info": MuxInfo, "detached": Detached}
+_mux_event_decoders = {name: msgspec.json.Decoder(t) for name, t in MUX_EVENTS.items()}
+_mux_decoders: dict[type[Struct], msgspec.json.Decoder[Any]] = {
+    MuxAttach: msgspec.json.Decoder(MuxAttach),
+    MuxDetach: msgspec.json.Decoder(MuxDetach),
+}
+
+
+def decode_mux(kind: type[MuxAttach] | type[MuxDetach], body: bytes) -> Any:
+    """A `/mux/attach` or `/mux/detach` body, or BadRequest naming the field."""
+    try:
+        return _mux_decoders[kind].decode(body)
+    except msgspec.ValidationError as err:
+        raise BadRequest(str(err)[:200]) from None
+    except msgspec.DecodeError:
+        raise BadRequest("malformed JSON") from None
+
+
 
 def check_event(name: str, data: bytes) -> Shape:
     """An event's `data` decoded as its declared type; for tests and other
     clients' conformance checks (the server itself never decodes events)."""
-    return _event_decoders[name].decode(data)
+    return (_event_decoders.get(name) or _mux_event_decoders[name]).decode(data)
 
 
 def schema() -> dict[str, Any]:
@@ -668,15 +721,21 @@ def schema() -> dict[str, Any]:
     (checked in as PROTOCOL.schema.json, served at GET /api/schema). The
     root validates a command body; `$defs/events` maps each event name to
     the schema of its `data`."""
-    names = list(EVENTS)
+    names, mux_names = list(EVENTS), list(MUX_EVENTS)
     (command, *payloads), defs = msgspec.json.schema_components(
-        [Command, *EVENTS.values()], ref_template="#/$defs/{name}"
+        [Command, *EVENTS.values(), *MUX_EVENTS.values(), MuxAttach, MuxDetach], ref_template="#/$defs/{name}"
     )
+    payloads, mux_payloads = payloads[: len(names)], payloads[len(names) : len(names) + len(mux_names)]
     defs["Command"] = command
     defs["events"] = {
         "description": "The data of each Server-Sent Event of GET /events, by event name.",
         "type": "object",
         "properties": dict(zip(names, payloads)),
+    }
+    defs["mux-events"] = {
+        "description": "The shared stream's own events (GET /mux); the others carry a watcher's events.",
+        "type": "object",
+        "properties": dict(zip(mux_names, mux_payloads)),
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

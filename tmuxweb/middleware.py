@@ -289,7 +289,7 @@ class OriginCheck:
 
     @staticmethod
     def _guarded(scope: Scope) -> bool:
-        return scope["method"] not in _SAFE_METHODS or scope["path"] == "/events"
+        return scope["method"] not in _SAFE_METHODS or scope["path"] in ("/events", "/mux")
 
     def _allowed(self, scope: Scope, origin: str) -> bool:
         origin = origin.rstrip("/").lower()

@@ -13,6 +13,7 @@ from tmuxweb.audit import AuditLog
 from tmuxweb.auth import Tickets
 from tmuxweb.config import Config
 from tmuxweb.errors import NotFound
+from tmuxweb.mux import Muxes
 from tmuxweb.notify import Notifier, to_every_stream
 from tmuxweb.ratelimit import FailureLimiter
 from tmuxweb.rules import load_rules
@@ -39,6 +40,7 @@ class Services:
     notifier: Notifier
     # Every pane's state (None with --no-states).
     states: StateTracker | None
+    muxes: Muxes
 
     @classmethod
     def create(cls, config: Config) -> Services:
@@ -59,6 +61,7 @@ class Services:
             push=push,
             notifier=Notifier(config, to_every_stream(tmux), push),
             states=StateTracker(config, tmux, load_rules(config.rules_files)) if config.states else None,
+            muxes=Muxes(),
         )
 
     def tracker(self) -> StateTracker:
@@ -87,6 +90,9 @@ class Services:
             ):
                 self.tickets.revoke(conn.principal.name)
                 await self.connections.end(conn, f"access token {conn.principal.name!r} was revoked or expired")
+            # A shared stream of such a token ends after its watchers' farewells.
+            for mux in self.muxes.open_for(lambda m: m.principal is not OWNER and not self.tokens.valid(m.principal.name)):
+                mux.finish()
             await asyncio.sleep(interval)
 
 

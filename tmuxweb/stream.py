@@ -90,12 +90,16 @@ async def resolve_session(svc: Services, who: Principal, name: str | None) -> Se
     return info
 
 
-async def events(request: Request, held: Held) -> Response:
-    """Allocate the stream's resources into `held` (the caller releases
-    them) and return the response that streams from them."""
+async def watch(
+    held: Held, session: str | None, last_id: str | None, client: str, stopping: anyio.Event
+) -> AsyncIterator[bytes]:
+    """Allocate one watcher's resources into `held` (the caller releases
+    them) and return its frames: `GET /events` sends them as they are, a
+    shared stream (mux.py) tags them with the tab they belong to.
+    `stopping`, once set, ends the frames with a farewell `exit`."""
     svc = held.svc
     who = held.reservation.principal
-    info = await resolve_session(svc, who, request.query_params.get("session"))
+    info = await resolve_session(svc, who, session)
     hub = await svc.tmux.hub(info)
     try:
         sub = hub.subscribe()
@@ -106,17 +110,24 @@ async def events(request: Request, held: Held) -> Response:
     held.hub, held.sub = hub, sub
     # Right after subscribing, with no await in between: the replay ends
     # exactly where the subscription's queue begins.
-    last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     replay = hub.replay_since(last_id) if last_id else None
-    client = request.client.host if request.client else "-"
     conn, token = svc.connections.open(hub, who, client, held.reservation)
     held.conn = conn
     conn.subscription = sub
     svc.audit.write("stream-open", token=who.name, session=hub.session_id, client=client, connection=conn.id)
-    config = svc.config
+    return _stream(held, hub, conn, token, sub, replay, stopping)
+
+
+async def events(request: Request, held: Held) -> Response:
+    """Allocate the stream's resources into `held` (the caller releases
+    them) and return the response that streams from them."""
+    last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    client = request.client.host if request.client else "-"
+    config = held.svc.config
     stopping = anyio.Event()
+    frames = await watch(held, request.query_params.get("session"), last_id, client, stopping)
     return EventStream(
-        _stream(held, hub, conn, token, sub, replay, stopping),
+        frames,
         ping=config.heartbeat,
         ping_message_factory=lambda: ServerSentEvent(comment="ping"),
         send_timeout=config.send_timeout,

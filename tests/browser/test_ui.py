@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -94,16 +95,21 @@ def test_visit_without_token_explains_how_to_get_the_link(new_page: Any, tmuxweb
     screenshot(page, "no-token")
 
 
-def test_wrong_token_shows_a_message_and_does_not_retry(new_page: Any, tmuxweb_server: Any, screenshot: Any) -> None:
+def test_wrong_token_shows_a_message_and_does_not_retry(
+    new_page: Any, make_server: Any, tmp_path: Any, screenshot: Any
+) -> None:
+    # The stream is opened by the tabs' SharedWorker, whose requests
+    # Playwright does not report: the server's audit log counts them.
+    audit = tmp_path / "audit.jsonl"
+    server = make_server(audit_log=audit)
     page = new_page()
-    tickets: list[str] = []
-    page.on("request", lambda r: tickets.append(r.url) if "/api/ticket" in r.url else None)
-    page.goto(tmuxweb_server.base_url + "/#token=not-the-token")
+    page.goto(server.base_url + "/#token=not-the-token")
     page.wait_for_selector("#page-message:not([hidden])")
     assert "refused" in page.inner_text("#page-message-title")
     assert "#token" not in page.url
     assert page.evaluate("() => sessionStorage.length") == 0
-    assert len(tickets) == 1
+    failures = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [f["route"] for f in failures if f["event"] == "auth-failure"].count("/mux") == 1
     screenshot(page, "wrong-token")
 
 

@@ -427,6 +427,7 @@ class TimedStream:
     site: Site
     params: dict[str, str]
     headers: dict[str, str]
+    path: str = "/events"  # or /mux, the stream a browser's tabs share
     lines: queue.Queue[Line | BaseException | None] = field(default_factory=queue.Queue)
     status: int = 0
     response_headers: httpx.Headers | None = None
@@ -448,7 +449,7 @@ class TimedStream:
         try:
             with self.site.client(timeout=httpx.Timeout(15, read=None)) as client:
                 with client.stream(
-                    "GET", self.site.url("/events"), params=self.params, headers=self.headers, extensions=self.site.extensions
+                    "GET", self.site.url(self.path), params=self.params, headers=self.headers, extensions=self.site.extensions
                 ) as r:
                     self._socket = r.extensions["network_stream"].get_extra_info("socket")
                     self.status, self.response_headers = r.status_code, r.headers
@@ -488,7 +489,9 @@ class TimedStream:
                 self.comments.append(line)
             elif line.text == "":
                 if data:
-                    event = Event(name, json.loads("\n".join(data)), first.at if first else line.at)
+                    # On /mux a watcher's frame names the watcher first.
+                    payload = data[1] if len(data) == 2 else "\n".join(data)
+                    event = Event(name, json.loads(payload), first.at if first else line.at)
                     if predicate(event):
                         return event
                 name, data, first = "message", [], None

@@ -21,6 +21,7 @@ from realservers import (
     PUBLIC_NAME,
     Child,
     Site,
+    TimedStream,
     Tmuxweb,
     Watcher,
     free_port,
@@ -107,6 +108,26 @@ def test_typing_echoes_through_the_proxy_without_buffering(deployment: Deploymen
         assert delay < UNBUFFERED_BOUND, f"output arrived {delay:.3f}s after the pane printed it"
         beat = tab.stream.comment(timeout=5)
         assert beat.text == ": ping"
+
+
+def test_the_stream_the_tabs_share_passes_the_proxy_unbuffered(deployment: Deployment, tmux_server: TmuxServer) -> None:
+    """GET /mux (the UI's one stream per browser) goes the way /events does:
+    not compressed, not held back, attached to through the proxy."""
+    site = deployment.site
+    auth = {"Authorization": f"Bearer {deployment.tmuxweb.token}"}
+    stream = TimedStream(site, {}, {**auth, "Accept-Encoding": "gzip, deflate"}, path="/mux").open()
+    try:
+        assert stream.status == 200, stream.body
+        assert stream.response_headers is not None and "content-encoding" not in stream.response_headers
+        mux_token = stream.named("mux-info").data["mux_token"]
+        with site.client(headers={"Origin": site.origin}) as client:
+            body = {"sub": "tab", "session": "main"}
+            r = site.request(client, "POST", "/mux/attach", json=body, headers={**auth, "X-Mux-Token": mux_token})
+            assert r.status_code == 200, r.text
+        assert stream.named("connection-info").data["session"]["name"] == "main"
+        stream.named("state")
+    finally:
+        stream.close()
 
 
 def test_the_rest_of_the_site_is_compressed_but_never_the_stream(deployment: Deployment) -> None:
