@@ -4,6 +4,7 @@
 import { takeToken } from "./auth.js";
 import { Answers } from "./answers.js";
 import { Api } from "./api.js";
+import { Attacher } from "./attach.js";
 import { Attachment } from "./attachment.js";
 import { setBaseTitle, setWaiting } from "./badge.js";
 import { Commander } from "./commander.js";
@@ -202,6 +203,13 @@ function start(token) {
     onPinch: (scale) => sizing.zoomBy(scale),
   });
   files.start().then(() => files.linkPanes(workspace.panes));
+  new Attacher(token, {
+    button: $("attach-button"),
+    input: $("attach-input"),
+    pane: () => workspace.activePaneId(),
+    type: (pane, text) => commander.command({ type: "input", pane, text }),
+    refocus: () => workspace.focusActive(),
+  }).start();
   notifications.start();
   loadStates();
   const wanted = paneInLink();

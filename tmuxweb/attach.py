@@ -2,6 +2,7 @@
 directory given with --attach-dir, so its path can be typed into a pane
 (how an agent is handed an image).
 
+    GET /api/attach             {"max_size", "upload"}: on, and for this token?
     PUT /api/attach?name=NAME   the body is the file; 201 {"path", "quoted"}
 
 The route answers 404 unless --attach-dir is set, and needs a write token
@@ -73,6 +74,14 @@ def place_unique(dir_fd: int, temp: str, name: str) -> str:
     raise Conflict("too many attachments of that name")
 
 
+async def get_attach(request: Request) -> Response:
+    config = services(request).config
+    if config.attach_dir is None:
+        raise HTTPException(404)
+    can = not config.readonly and principal(request).can_write()
+    return JSONResponse({"max_size": config.attach_max_size, "upload": can})
+
+
 async def put_attachment(request: Request) -> Response:
     config = services(request).config
     if config.attach_dir is None:
@@ -98,4 +107,4 @@ async def put_attachment(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    return [Route(PATH, put_attachment, methods=["PUT"])]
+    return [Route(PATH, get_attach, methods=["GET"]), Route(PATH, put_attachment, methods=["PUT"])]
