@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
-from tmuxweb import attach, commands, files, messages, stream, webpush
+from tmuxweb import attach, commands, files, messages, search, stream, webpush
 from tmuxweb.config import Config
 from tmuxweb.errors import BadRequest, TmuxWebError, from_tmux
 from tmuxweb.middleware import (
@@ -209,6 +209,7 @@ def create_app(config: Config) -> ASGIApp:
         Route("/events", stream_endpoint),
         *files.routes(),
         *attach.routes(),
+        *search.routes(),
         *webpush.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]
