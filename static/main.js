@@ -17,6 +17,7 @@ import { Osc52 } from "./osc52.js";
 import { Overview, startsOnOverview } from "./overview.js";
 import { PaneStates } from "./panestates.js";
 import { Prefix } from "./prefix.js";
+import { ScrollbackSearch } from "./search.js";
 import { SessionPicker } from "./sessions.js";
 import { Sizing, initialFontSize } from "./sizing.js";
 import { renderTabs } from "./tabs.js";
@@ -210,6 +211,12 @@ function start(token) {
     type: (pane, text) => commander.command({ type: "input", pane, text }),
     refocus: () => workspace.focusActive(),
   }).start();
+  new ScrollbackSearch(token, {
+    toggle: $("search-button"),
+    parent: document.body,
+    pane: () => workspace.panes.get(workspace.activePaneId())?.term ?? null,
+    refocus: () => workspace.focusActive(),
+  });
   notifications.start();
   loadStates();
   const wanted = paneInLink();
