@@ -21,8 +21,10 @@ output shifts the same way on both sides.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
+import weakref
 from typing import Any
 
 from starlette.requests import Request
@@ -44,6 +46,9 @@ MAX_LINE = 400
 CONTEXT = 2
 DEADLINE = 10.0
 _serial = itertools.count(1)
+# One search at a time per session: many pages searching at once queue here
+# rather than take turns with everyone's typing in tmux.
+_locks: weakref.WeakKeyDictionary[SessionHub, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def _params(request: Request) -> tuple[str, str, bool]:
@@ -133,7 +138,10 @@ async def search_pane(hub: SessionHub, pane: str, query: str, case: bool) -> dic
 async def get_search(request: Request) -> Response:
     pane, query, case = _params(request)
     hub = _hub_of(request, pane)
-    return JSONResponse(await search_pane(hub, pane, query, case))
+    lock = _locks.setdefault(hub, asyncio.Lock())
+    async with lock:
+        result = await search_pane(hub, pane, query, case)
+    return JSONResponse(result)
 
 
 def routes() -> list[BaseRoute]:

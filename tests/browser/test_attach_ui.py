@@ -74,6 +74,10 @@ def test_pasted_image_is_attached_and_its_path_typed(
     page.wait_for_selector("#attach-button:not([hidden])")
     page.evaluate(PASTE, ["image.png", list(PNG)])
     landed(attach_dir, "image.png", PNG, tmux_server)
+    picked = attach_dir.parent / "picked.bin"
+    picked.write_bytes(b"picked")
+    page.set_input_files("#attach-input", str(picked))  # the desktop picker
+    landed(attach_dir, "picked.bin", b"picked", tmux_server)
     page.evaluate(PASTE, ["image.png", list(PNG)])  # a second screenshot: a new name
     landed(attach_dir, "image-2.png", PNG, tmux_server)
     screenshot(page, "attach-pasted")
@@ -87,7 +91,11 @@ def test_picked_file_on_a_phone_is_attached_and_its_path_typed(
     page.wait_for_selector("#attach-button:not([hidden])")
     local = tmp_path / "my photo (1).jpg"
     local.write_bytes(bytes(range(256)) * 8)
-    page.set_input_files("#attach-input", str(local))
+    if page.is_visible("#overview-close"):  # a phone opens on the overview
+        page.click("#overview-close")
+    with page.expect_file_chooser() as chooser:
+        page.tap("#attach-button")
+    chooser.value.set_files(str(local))
     landed(attach_dir, "my photo (1).jpg", local.read_bytes(), tmux_server)
     assert f"'{attach_dir}/my photo (1).jpg'" in pane_text(tmux_server)  # quoted: it has spaces
     screenshot(page, "attach-picked-phone")
