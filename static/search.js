@@ -1,7 +1,8 @@
 // Find in scrollback: a search bar over the terminal that asks the server
 // (GET /api/search) to search the active pane's whole tmux history, not
-// only the lines this page holds. The current match is selected in the
-// terminal and scrolled to when the page holds its line; a match further
+// only the lines this page holds. Every match the page holds is
+// highlighted (xterm.js decorations); the current one is selected in the
+// terminal and scrolled to; a match further
 // back than the page's scrollback is shown in the bar's context view
 // (the lines around it from tmux, the match marked). Next/previous step
 // through matches, newest first.
@@ -19,6 +20,7 @@ export class ScrollbackSearch {
     this.pane = pane;
     this.refocus = refocus;
     this.matches = [];
+    this.decorations = []; // every match the page holds, highlighted
     this.index = -1;
     this.result = null;
     this.bar = el("form", "search-bar");
@@ -62,6 +64,7 @@ export class ScrollbackSearch {
   close() {
     this.bar.hidden = true;
     this.context.hidden = true;
+    this.#unhighlight();
     this.pane()?.term.clearSelection();
     this.refocus();
   }
@@ -76,11 +79,41 @@ export class ScrollbackSearch {
       this.result = { ...answer, query, pane: pane.id };
       this.matches = answer.matches;
       this.index = this.matches.length; // the first step (-1) shows the newest
+      this.#highlight(pane);
       this.step(-1);
     } catch (err) {
       this.count.textContent = "";
       toast(`Search failed: ${err.message}`, { error: true });
     }
+  }
+
+  /** The row of `match` in the page's buffer, or -1 when the page does not hold it. */
+  #row(pane, match) {
+    const buffer = pane.term.buffer.active;
+    // Counted from the bottom, which new output shifts alike here and in tmux.
+    const row = buffer.length - 1 - (this.result.rows - 1 - match.line);
+    const text = row >= 0 ? (buffer.getLine(row)?.translateToString(true) ?? "") : "";
+    return text.toLowerCase().includes(this.result.query.toLowerCase()) ? row : -1;
+  }
+
+  #highlight(pane) {
+    this.#unhighlight();
+    const term = pane.term;
+    const buffer = term.buffer.active;
+    const width = [...this.result.query].length;
+    for (const match of this.matches) {
+      const row = this.#row(pane, match);
+      if (row < 0) continue;
+      const marker = term.registerMarker(row - (buffer.baseY + buffer.cursorY));
+      const decoration = marker && term.registerDecoration({ marker, x: match.col, width, backgroundColor: "#ffd54f", layer: "top" });
+      if (decoration) decoration.onRender((element) => element.classList.add("search-match"));
+      if (marker) this.decorations.push(marker);
+    }
+  }
+
+  #unhighlight() {
+    for (const marker of this.decorations) marker.dispose(); // disposes its decoration
+    this.decorations = [];
   }
 
   step(direction) {
@@ -102,12 +135,9 @@ export class ScrollbackSearch {
     const pane = this.pane();
     if (!pane || pane.id !== this.result.pane) return;
     const term = pane.term;
-    const buffer = term.buffer.active;
-    // Counted from the bottom, which new output shifts alike here and in tmux.
-    const fromBottom = this.result.rows - 1 - match.line;
-    const row = buffer.length - 1 - fromBottom;
+    const row = this.#row(pane, match);
     const length = [...this.result.query].length;
-    if (row >= 0 && (buffer.getLine(row)?.translateToString(true) ?? "").toLowerCase().includes(this.result.query.toLowerCase())) {
+    if (row >= 0) {
       this.context.hidden = true;
       term.scrollToLine(Math.max(0, row - Math.floor(term.rows / 2)));
       term.select(match.col, row, length);

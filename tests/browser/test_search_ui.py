@@ -33,6 +33,7 @@ def test_line_far_back_in_history_is_found_and_shown(
     page.wait_for_selector(".search-count:has-text('2/2')")
     assert page.is_hidden(".search-context")
     assert page.evaluate("() => window.__tmuxweb.selection()") == "needle"
+    page.wait_for_selector(".tmux-pane .search-match")  # highlighted in the terminal
     page.click(".search-prev")
     page.wait_for_selector(".search-context:not([hidden])")
     assert page.inner_text(".search-context mark") == "NEEDLE"
@@ -41,3 +42,5 @@ def test_line_far_back_in_history_is_found_and_shown(
     box = page.locator(".search-bar").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     screenshot(page, "search-far-back-phone")
+    page.click(".search-close")
+    page.wait_for_selector(".tmux-pane .search-match", state="detached")
