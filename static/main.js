@@ -4,6 +4,7 @@
 import { takeToken } from "./auth.js";
 import { Answers } from "./answers.js";
 import { Api } from "./api.js";
+import { Attacher } from "./attach.js";
 import { Attachment } from "./attachment.js";
 import { setBaseTitle, setWaiting } from "./badge.js";
 import { Commander } from "./commander.js";
@@ -16,6 +17,7 @@ import { Osc52 } from "./osc52.js";
 import { Overview, startsOnOverview } from "./overview.js";
 import { PaneStates } from "./panestates.js";
 import { Prefix } from "./prefix.js";
+import { ScrollbackSearch } from "./search.js";
 import { SessionPicker } from "./sessions.js";
 import { Sizing, initialFontSize } from "./sizing.js";
 import { renderTabs } from "./tabs.js";
@@ -202,6 +204,19 @@ function start(token) {
     onPinch: (scale) => sizing.zoomBy(scale),
   });
   files.start().then(() => files.linkPanes(workspace.panes));
+  new Attacher(token, {
+    button: $("attach-button"),
+    input: $("attach-input"),
+    pane: () => workspace.activePaneId(),
+    type: (pane, text) => commander.command({ type: "input", pane, text }),
+    refocus: () => workspace.focusActive(),
+  }).start();
+  new ScrollbackSearch(token, {
+    toggle: $("search-button"),
+    parent: document.body,
+    pane: () => workspace.panes.get(workspace.activePaneId())?.term ?? null,
+    refocus: () => workspace.focusActive(),
+  });
   notifications.start();
   loadStates();
   const wanted = paneInLink();

@@ -11,6 +11,7 @@ export class TestHooks {
         const term = ws.panes.get(id)?.term.term;
         return term ? [term.cols, term.rows] : null;
       },
+      selection: () => ws.panes.get(ws.activePaneId())?.term.term.getSelection() ?? null,
       cellSize: () => ws.cellSize(),
       fontSize: () => ws.fontSize,
       panes: () => [...ws.panes.keys()],

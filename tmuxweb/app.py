@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
-from tmuxweb import commands, files, messages, muxstream, stream, webpush
+from tmuxweb import attach, commands, files, messages, muxstream, search, stream, webpush
 from tmuxweb.config import Config
 from tmuxweb.errors import BadRequest, TmuxWebError, from_tmux
 from tmuxweb.middleware import (
@@ -209,6 +209,8 @@ def create_app(config: Config) -> ASGIApp:
         Route("/events", stream_endpoint),
         *muxstream.routes(),
         *files.routes(),
+        *attach.routes(),
+        *search.routes(),
         *webpush.routes(),
         Mount("/static", StaticFiles(directory=static_dir(), check_dir=False), name="static"),
     ]
@@ -217,9 +219,8 @@ def create_app(config: Config) -> ASGIApp:
     # Origin, then body limit, then authentication.
     def checked(inner: ASGIApp) -> ASGIApp:
         inner = Authenticate(inner, svc)
-        inner = BodyLimit(
-            inner, limit=config.max_body, timeout=config.body_timeout, uploads={"/api/file": config.file_max_size}
-        )
+        uploads = {"/api/file": config.file_max_size, attach.PATH: config.attach_max_size}
+        inner = BodyLimit(inner, limit=config.max_body, timeout=config.body_timeout, uploads=uploads)
         return OriginCheck(inner, config)
 
     app = Starlette(

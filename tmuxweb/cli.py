@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--writable-file-root", action="append", default=[], type=Path, metavar="DIR", help="serve files below DIR and accept uploads into it (repeatable)")
     files.add_argument("--file-max-size", type=_size, default=16 * 1024 * 1024, metavar="BYTES", help="largest file served or uploaded (default 16 MiB; suffixes K, M, G)")
     files.add_argument("--file-show-hidden", action="store_true", help="also serve dotfiles")
+    files.add_argument("--attach-dir", type=Path, metavar="DIR", help="accept attachments (pasted or picked files) into DIR, created 0700, and type their paths into the pane (off unless given)")
+    files.add_argument("--attach-max-size", type=_size, default=32 * 1024 * 1024, metavar="BYTES", help="largest attachment (default 32 MiB; suffixes K, M, G)")
     notify = p.add_argument_group("notifications (pane states: waiting, done, bell, exited)")
     notify.add_argument("--notify-debounce", type=_seconds, default=2.0, metavar="SECONDS", help="a state must last this long to be notified (default 2)")
     notify.add_argument("--notify-collapse", type=_seconds, default=60.0, metavar="SECONDS", help="a pane's same state again within this long of its unseen notification is not notified again (default 60)")
@@ -248,6 +250,8 @@ def parse_config(argv: Sequence[str]) -> tuple[Config, argparse.Namespace]:
         file_roots=_file_roots(args.file_root, args.writable_file_root),
         file_max_size=args.file_max_size,
         file_show_hidden=args.file_show_hidden,
+        attach_dir=args.attach_dir.expanduser().resolve() if args.attach_dir else None,
+        attach_max_size=args.attach_max_size,
         notify_debounce=args.notify_debounce,
         notify_collapse=args.notify_collapse,
         notify_content=args.notify_content,

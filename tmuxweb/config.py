@@ -124,6 +124,10 @@ class Config:
     file_roots: tuple[tuple[Path, bool], ...] = ()
     file_max_size: int = 16 * 1024 * 1024
     file_show_hidden: bool = False
+    # Attachments (attach.py): the directory they are stored in (None: the
+    # feature is off) and the largest one accepted.
+    attach_dir: Path | None = None
+    attach_max_size: int = 32 * 1024 * 1024
     # Pane states (states.py): a pane's screen is read once its output has
     # been quiet `settle` seconds; `idle_after` seconds of quiet with no
     # rule matching is `idle`. `rules_files` are tried before the shipped

@@ -522,9 +522,9 @@ def _check_existing(dir_fd: int, name: str, overwrite: bool) -> bool:
     return True
 
 
-def _create(dir_fd: int, name: str) -> int:
+def _create(dir_fd: int, name: str, mode: int = 0o644) -> int:
     try:
-        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
     except OSError as err:
         raise _fs_error(err) from None
 
@@ -586,11 +586,19 @@ async def put_file(request: Request) -> Response:
 
 
 async def _receive_into(request: Request, dir_fd: int, name: str, overwrite: bool, cap: int) -> int:
-    """Stream the body into a temporary file next to `name`, then place it;
-    the temporary file is removed on any failure (too large, too slow,
-    client gone, name taken meanwhile)."""
+    size, _ = await receive_upload(request, dir_fd, cap, 0o644, lambda temp: _place(dir_fd, temp, name, overwrite))
+    return size
+
+
+async def receive_upload(
+    request: Request, dir_fd: int, cap: int, mode: int, place: Callable[[str], T]
+) -> tuple[int, T]:
+    """Stream the body into a temporary file in `dir_fd`, then `place(temp)`
+    (in a worker thread) moves it to its name; the temporary file is removed
+    on any failure (too large, too slow, client gone, name taken meanwhile).
+    The one upload implementation: PUT /api/file and attach.py use it."""
     temp = f"{UPLOAD_PREFIX}{secrets.token_hex(8)}.part"
-    fd: int | None = await _in_thread(_create, dir_fd, temp)
+    fd: int | None = await _in_thread(_create, dir_fd, temp, mode)
     size = 0
     try:
         async for chunk in request.stream():
@@ -602,14 +610,14 @@ async def _receive_into(request: Request, dir_fd: int, name: str, overwrite: boo
         assert fd is not None
         fd, closing = None, fd
         await _in_thread(_finish, closing)
-        await _in_thread(_place, dir_fd, temp, name, overwrite)
+        placed = await _in_thread(place, temp)
     except ClientDisconnect:
         _discard(fd, dir_fd, temp)
         raise BadRequest("the upload was interrupted") from None
     except BaseException:
         _discard(fd, dir_fd, temp)
         raise
-    return size
+    return size, placed
 
 
 def _discard(fd: int | None, dir_fd: int, temp: str) -> None:

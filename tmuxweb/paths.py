@@ -162,3 +162,41 @@ def check_new_name(name: str, show_hidden: bool) -> str:
     if is_hidden(name) and not show_hidden:
         raise Forbidden("hidden files are not served (see --file-show-hidden)")
     return name
+
+
+# Attachments (attach.py): the longest name made, in bytes of UTF-8, so a
+# `-2` suffix still fits and the path typed into a pane stays readable.
+ATTACH_NAME_MAX = 120
+_ATTACH_EXT_MAX = 16
+
+
+def _fit(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8, never mid-character."""
+    while _utf8_len(text) > limit:
+        text = text[:-1]
+    return text
+
+
+def clean_attach_name(raw: str) -> str:
+    """The name an attachment is stored under, made from whatever name the
+    browser sent (a phone sends `image.png` for every screenshot; a crafted
+    request anything): its last path component, without control, format or
+    line-break characters, without leading dots, dashes or white space,
+    cut to ATTACH_NAME_MAX bytes keeping the extension. Never empty."""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join("_" if unicodedata.category(c) in _BAD_NAME_CATEGORIES else c for c in name)
+    name = name.strip().lstrip(".-_ ").strip()
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or _utf8_len(ext) > _ATTACH_EXT_MAX or not ext.isalnum():
+        stem, ext = name, ""
+    stem = _fit(stem.rstrip(". "), ATTACH_NAME_MAX - _utf8_len(ext) - 1).rstrip(". ") or "attachment"
+    # No leading dot, so never one of our temporary names either.
+    return f"{stem}.{ext}" if ext else stem
+
+
+def numbered(name: str, n: int) -> str:
+    """The n-th alternative to a taken name: `shot.png` → `shot-2.png`."""
+    if n < 2:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-{n}.{ext}" if dot and stem else f"{name}-{n}"
