@@ -22,6 +22,7 @@ import { renderTabs } from "./tabs.js";
 import { TestHooks } from "./testhooks.js";
 import { currentTheme, watchTheme } from "./theme.js";
 import { Toolbar } from "./toolbar.js";
+import { ToolbarMenu } from "./toolbarmenu.js";
 import { ask, showApp, showPage, toast } from "./ui.js";
 import { Views } from "./views.js";
 import { Workspace } from "./workspace.js";
@@ -100,6 +101,7 @@ function start(token) {
     refocus: () => workspace.focusActive(),
   });
   const toolbar = new Toolbar($("toolbar"), { workspace, commander, sizing, osc52 });
+  new ToolbarMenu($("toolbar-menu"), $("toolbar"));
   const overview = new Overview({
     root: $("overview"),
     list: $("overview-list"),

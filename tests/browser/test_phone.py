@@ -1,0 +1,130 @@
+"""The phone UI (issue 14) in real Chromium with phone emulation (touch,
+scale factor 2-3): at 390x844 and 360 px wide, portrait and landscape, the
+bar never overflows and the toolbar folds into a menu whose every action
+still works. Screenshots: test-artifacts/phone-*.png.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from helpers import TmuxServer, wait_until
+
+pytestmark = pytest.mark.browser
+
+READY = "() => window.__tmuxweb && window.__tmuxweb.connected() && window.__tmuxweb.activePane() !== null"
+SHAPES = {
+    "portrait-390": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3},
+    "portrait-360": {"viewport": {"width": 360, "height": 780}, "device_scale_factor": 2},
+    "landscape-844": {"viewport": {"width": 844, "height": 390}, "device_scale_factor": 3},
+    "landscape-780": {"viewport": {"width": 780, "height": 360}, "device_scale_factor": 2},
+}
+# Nothing wider than its box: the page, the bar, and the open menu.
+FITS = """() => ['html', '#bar', '#toolbar'].every((s) => {
+    const e = document.querySelector(s);
+    return e.scrollWidth <= e.clientWidth + 1 && e.getBoundingClientRect().right <= window.innerWidth + 1;
+})"""
+
+
+def phone_page(new_page: Any, server: Any, shape: str) -> Any:
+    page = new_page(**SHAPES[shape], is_mobile=True, has_touch=True)
+    page.goto(server.link)
+    page.wait_for_function(READY)
+    return page
+
+
+def open_menu(page: Any) -> None:
+    if page.get_attribute("#toolbar-menu", "aria-expanded") != "true":
+        page.tap("#toolbar-menu")
+    page.wait_for_function("() => document.getElementById('toolbar').checkVisibility()")
+
+
+def to_terminal(page: Any) -> None:
+    if page.evaluate("() => window.__tmuxweb.view()") == "overview":
+        page.tap("#overview-close")
+    page.wait_for_function("() => window.__tmuxweb.view() === 'terminal'")
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_everything_fits_and_the_toolbar_folds_into_a_menu(
+    new_page: Any, tmuxweb_server: Any, shape: str, screenshot: Any
+) -> None:
+    page = phone_page(new_page, tmuxweb_server, shape)
+    screenshot(page, f"phone-{shape}-opened")
+    to_terminal(page)
+    assert page.is_visible("#toolbar-menu")
+    assert not page.is_visible("#toolbar [data-action='zoom']")
+    assert page.evaluate(FITS)
+    screenshot(page, f"phone-{shape}-terminal")
+    open_menu(page)
+    assert page.evaluate(FITS)
+    # Every action of the toolbar is in the menu, inside the screen.
+    actions = page.eval_on_selector_all("#toolbar button[data-action]", "bs => bs.map((b) => b.dataset.action)")
+    assert {"fit", "zoom", "new-window", "font-larger", "keyboard"} <= set(actions)
+    for action in actions:
+        box = page.locator(f"#toolbar [data-action='{action}']").bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"] + 1, action
+    screenshot(page, f"phone-{shape}-menu")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.getElementById('toolbar').checkVisibility()")
+
+
+def test_every_folded_action_works_from_the_menu(
+    new_page: Any, tmuxweb_server: Any, tmux_server: TmuxServer, screenshot: Any
+) -> None:
+    page = phone_page(new_page, tmuxweb_server, "portrait-360")
+    to_terminal(page)
+
+    def act(action: str) -> None:
+        open_menu(page)
+        page.tap(f"#toolbar [data-action='{action}']")
+        # Choosing an action closes the menu.
+        page.wait_for_function("() => document.getElementById('toolbar-menu').getAttribute('aria-expanded') === 'false'")
+
+    def windows() -> int:
+        return len(tmux_server.run("list-windows", "-F", "#{window_id}").split())
+
+    def panes() -> int:
+        return len(tmux_server.run("list-panes", "-F", "#{pane_id}").split())
+
+    act("new-window")
+    wait_until(lambda: windows() == 2, what="a new window")
+    act("prev-window")
+    wait_until(lambda: tmux_server.run("display-message", "-p", "#{window_index}").strip() == "0", what="the previous window")
+    act("next-window")
+    wait_until(lambda: tmux_server.run("display-message", "-p", "#{window_index}").strip() == "1", what="the next window")
+    act("split-horizontal")
+    wait_until(lambda: panes() == 2, what="a split")
+    act("split-vertical")
+    wait_until(lambda: panes() == 3, what="another split")
+    act("zoom")
+    wait_until(lambda: tmux_server.run("display-message", "-p", "#{window_zoomed_flag}").strip() == "1", what="zoom")
+    act("zoom")
+    wait_until(lambda: tmux_server.run("display-message", "-p", "#{window_zoomed_flag}").strip() == "0", what="unzoom")
+    # The preferred font size (what a fitted window uses; a looking phone
+    # shows the window scaled to its width whatever it is).
+    preferred = "() => Number(localStorage.getItem('tmuxweb.fontSize') || 0)"
+    before = page.evaluate(preferred)
+    act("font-larger")
+    page.wait_for_function(f"(b) => ({preferred})() > b", arg=before)
+    larger = page.evaluate(preferred)
+    act("font-smaller")
+    page.wait_for_function(f"(b) => ({preferred})() < b", arg=larger)
+    act("fit")
+    page.wait_for_function("() => document.getElementById('fit-button').getAttribute('aria-pressed') === 'true'")
+    act("fit")
+    page.wait_for_function("() => document.getElementById('fit-button').getAttribute('aria-pressed') === 'false'")
+    act("osc52")
+    page.wait_for_function("() => document.getElementById('osc52-toggle').getAttribute('aria-pressed') === 'true'")
+    act("rename-window")
+    page.fill("#dialog-input", "phone-named")
+    page.click("#dialog-ok")
+    wait_until(lambda: "phone-named" in tmux_server.run("list-windows", "-F", "#{window_name}"), what="the rename")
+    act("kill-pane")
+    page.click("#dialog-ok")
+    wait_until(lambda: panes() == 2, what="the pane closed")
+    screenshot(page, "phone-portrait-360-after-actions")
+    act("keyboard")
+    page.wait_for_function("() => document.activeElement && document.activeElement.closest('#workspace') !== null")
