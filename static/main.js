@@ -77,6 +77,7 @@ function start(token) {
   });
   keyRow = new KeyRow($("keyrow"), {
     sendKeys: (keys) => commander.keys(keys),
+    type: (text) => commander.input(workspace.activePaneId(), text),
     prefix: () => prefix.press(),
     refocus: () => workspace.focusActive(),
   });

@@ -128,3 +128,76 @@ def test_every_folded_action_works_from_the_menu(
     screenshot(page, "phone-portrait-360-after-actions")
     act("keyboard")
     page.wait_for_function("() => document.activeElement && document.activeElement.closest('#workspace') !== null")
+
+
+RAW_READER = """
+import os, sys, tty
+tty.setraw(0)
+out = open(sys.argv[1], 'ab', buffering=0)
+os.write(1, b'READY\\r\\n')
+while True:
+    out.write(os.read(0, 1024))
+"""
+
+
+def test_every_key_of_the_key_row_reaches_the_pane(
+    new_page: Any, tmuxweb_server: Any, tmux_server: TmuxServer, tmp_path: Any, screenshot: Any
+) -> None:
+    script, log = tmp_path / "raw.py", tmp_path / "raw.log"
+    script.write_text(RAW_READER)
+    log.write_bytes(b"")
+    tmux_server.run("send-keys", "-t", "%0", "-l", f"python3 {script} {log}")
+    tmux_server.run("send-keys", "-t", "%0", "Enter")
+    wait_until(lambda: "READY" in tmux_server.run("capture-pane", "-p", "-t", "%0"), what="the raw reader")
+    page = phone_page(new_page, tmuxweb_server, "portrait-360")
+    to_terminal(page)
+    assert page.evaluate(FITS)
+
+    def got() -> bytes:
+        return log.read_bytes()
+
+    def press(selector: str, expected: bytes) -> None:
+        start = len(got())
+        page.tap(f"#keyrow {selector}")
+        wait_until(lambda: got()[start:] == expected, what=f"{selector} as {expected!r} (got {got()[start:]!r})")
+
+    def typed(text: str, expected: bytes) -> None:
+        start = len(got())
+        page.keyboard.type(text)
+        wait_until(lambda: got()[start:] == expected, what=f"{text} as {expected!r} (got {got()[start:]!r})")
+
+    press("[data-key='Escape']", b"\x1b")
+    press("[data-key='Tab']", b"\t")
+    press("[data-key='Left']", b"\x1b[D")
+    press("[data-key='Up']", b"\x1b[A")
+    press("[data-key='Down']", b"\x1b[B")
+    press("[data-key='Right']", b"\x1b[C")
+    press("[data-key='PPage']", b"\x1b[5~")
+    press("[data-key='NPage']", b"\x1b[6~")
+    press("[data-key='Home']", b"\x1b[1~")
+    press("[data-key='End']", b"\x1b[4~")
+    for ch in "|~/-_":
+        press(f"[data-text='{ch}']", ch.encode())
+    # Sticky Ctrl and Alt: one shot, on a key of the row or of the keyboard.
+    page.tap("#keyrow [data-latch='ctrl']")
+    typed("a", b"\x01")
+    typed("a", b"a")
+    page.tap("#keyrow [data-latch='alt']")
+    press("[data-text='|']", b"\x1b|")
+    page.tap("#keyrow [data-latch='ctrl']")
+    press("[data-key='Left']", b"\x1b[1;5D")
+    # A long press locks Ctrl until it is tapped again.
+    ctrl = page.locator("#keyrow [data-latch='ctrl']")
+    box = ctrl.bounding_box()
+    cdp = page.context.new_cdp_session(page)
+    point = [{"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2, "id": 1}]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": point})
+    page.wait_for_function("() => document.querySelector(\"#keyrow [data-latch='ctrl']\").classList.contains('locked')")
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+    screenshot(page, "phone-keyrow-ctrl-locked")
+    typed("a", b"\x01")
+    typed("d", b"\x04")  # not C-b: that is the tmux prefix
+    page.tap("#keyrow [data-latch='ctrl']")
+    page.wait_for_function("() => document.querySelector(\"#keyrow [data-latch='ctrl']\").getAttribute('aria-pressed') === 'false'")
+    typed("c", b"c")
