@@ -11,6 +11,7 @@ import { openLink } from "./external-links.js";
 import { FilePanel } from "./files/panel.js";
 import { watchGestures } from "./gestures.js";
 import { KeyRow } from "./keyrow.js";
+import { KeyRowEditor } from "./keyroweditor.js";
 import { Notifications } from "./notifications.js";
 import { Osc52 } from "./osc52.js";
 import { Overview, startsOnOverview } from "./overview.js";
@@ -81,6 +82,7 @@ function start(token) {
     prefix: () => prefix.press(),
     refocus: () => workspace.focusActive(),
   });
+  new KeyRowEditor($("keyrow"), { refocus: () => workspace.focusActive() });
   const files = new FilePanel(token, {
     panel: $("files-panel"),
     button: $("files-button"),

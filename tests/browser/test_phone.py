@@ -201,3 +201,28 @@ def test_every_key_of_the_key_row_reaches_the_pane(
     page.tap("#keyrow [data-latch='ctrl']")
     page.wait_for_function("() => document.querySelector(\"#keyrow [data-latch='ctrl']\").getAttribute('aria-pressed') === 'false'")
     typed("c", b"c")
+
+
+ROW = "() => [...document.querySelectorAll('#keyrow button')].filter((b) => b.checkVisibility()).map((b) => b.textContent)"
+
+
+def test_the_key_row_is_customised_and_remembered(new_page: Any, tmuxweb_server: Any, screenshot: Any) -> None:
+    page = phone_page(new_page, tmuxweb_server, "portrait-390")
+    to_terminal(page)
+    assert page.evaluate(ROW)[:2] == ["Esc", "Tab"]
+    page.tap("#keyrow-edit")
+    page.wait_for_selector("#keyrow-editor[open]")
+    page.uncheck("#keyrow-editor li[data-id='Tab'] input")
+    for _ in range(3):
+        page.click("#keyrow-editor li[data-id='|'] .up")
+    screenshot(page, "phone-keyrow-editor")
+    page.click("#keyrow-editor-done")
+    page.wait_for_selector("#keyrow-editor", state="detached")
+    row = page.evaluate(ROW)
+    assert "Tab" not in row
+    assert row.index("|") < row.index("Home")  # moved left past Home and End
+    page.reload()
+    page.wait_for_function(READY)
+    to_terminal(page)
+    assert page.evaluate(ROW) == row
+    screenshot(page, "phone-keyrow-customised")
