@@ -1,6 +1,10 @@
 // The on-screen key row for touch screens: Esc, Tab, arrows, paging keys,
 // sticky Ctrl/Alt that apply to the next key typed on the soft keyboard, and
-// the tmux prefix.
+// the tmux prefix, and the symbols phone keyboards hide (typed as text, so a
+// latched Ctrl/Alt applies to them). A long press on Ctrl or Alt locks it
+// until it is tapped again; otherwise it applies to one key.
+
+const LOCK_MS = 500;
 
 /** The byte a terminal sends for Ctrl+ch, or null if Ctrl does not apply. */
 export function ctrlByte(ch) {
@@ -11,17 +15,40 @@ export function ctrlByte(ch) {
 }
 
 export class KeyRow {
-  /** sendKeys(names), prefix(), refocus(); names are tmux key names. */
-  constructor(element, { sendKeys, prefix, refocus }) {
+  /** sendKeys(names), type(text), prefix(), refocus(); names are tmux key names. */
+  constructor(element, { sendKeys, type, prefix, refocus }) {
     this.element = element;
     this.latched = { ctrl: false, alt: false };
+    this.locked = { ctrl: false, alt: false };
+    let timer = null;
+    let lockedNow = null;
     // Keep the focus (and the soft keyboard) in the terminal.
-    element.addEventListener("pointerdown", (event) => event.preventDefault());
+    element.addEventListener("pointerdown", (event) => {
+      event.preventDefault();
+      const latch = event.target.closest("button[data-latch]")?.dataset.latch;
+      clearTimeout(timer);
+      if (latch) {
+        timer = setTimeout(() => {
+          this.latched[latch] = this.locked[latch] = true;
+          lockedNow = latch;
+          this.#paint();
+        }, LOCK_MS);
+      }
+    });
+    for (const end of ["pointerup", "pointercancel", "pointerleave"]) {
+      element.addEventListener(end, () => clearTimeout(timer));
+    }
+    // A long press on a touch screen opens a context menu otherwise.
+    element.addEventListener("contextmenu", (event) => event.preventDefault());
     element.addEventListener("click", (event) => {
       const button = event.target.closest("button");
       if (!button) return;
       if (button.dataset.latch) {
-        this.#toggle(button.dataset.latch);
+        // The click that ends a long press must not undo the lock.
+        if (lockedNow === button.dataset.latch) lockedNow = null;
+        else this.#toggle(button.dataset.latch);
+      } else if (button.dataset.text) {
+        type(button.dataset.text);
       } else if (button.dataset.prefix !== undefined) {
         prefix();
       } else if (button.dataset.key) {
@@ -34,17 +61,19 @@ export class KeyRow {
 
   #toggle(name) {
     this.latched[name] = !this.latched[name];
+    this.locked[name] = false;
     this.#paint();
   }
 
   #release() {
-    this.latched.ctrl = this.latched.alt = false;
+    for (const name of ["ctrl", "alt"]) if (!this.locked[name]) this.latched[name] = false;
     this.#paint();
   }
 
   #paint() {
     for (const button of this.element.querySelectorAll("[data-latch]")) {
       button.setAttribute("aria-pressed", String(this.latched[button.dataset.latch]));
+      button.classList.toggle("locked", this.locked[button.dataset.latch]);
     }
   }
 

@@ -12,6 +12,7 @@ import { openLink } from "./external-links.js";
 import { FilePanel } from "./files/panel.js";
 import { watchGestures } from "./gestures.js";
 import { KeyRow } from "./keyrow.js";
+import { KeyRowEditor } from "./keyroweditor.js";
 import { Notifications } from "./notifications.js";
 import { Osc52 } from "./osc52.js";
 import { Overview, startsOnOverview } from "./overview.js";
@@ -24,6 +25,7 @@ import { renderTabs } from "./tabs.js";
 import { TestHooks } from "./testhooks.js";
 import { currentTheme, watchTheme } from "./theme.js";
 import { Toolbar } from "./toolbar.js";
+import { ToolbarMenu } from "./toolbarmenu.js";
 import { ask, showApp, showPage, toast } from "./ui.js";
 import { Views } from "./views.js";
 import { Workspace } from "./workspace.js";
@@ -78,9 +80,11 @@ function start(token) {
   });
   keyRow = new KeyRow($("keyrow"), {
     sendKeys: (keys) => commander.keys(keys),
+    type: (text) => commander.input(workspace.activePaneId(), text),
     prefix: () => prefix.press(),
     refocus: () => workspace.focusActive(),
   });
+  new KeyRowEditor($("keyrow"), { refocus: () => workspace.focusActive() });
   const files = new FilePanel(token, {
     panel: $("files-panel"),
     button: $("files-button"),
@@ -102,6 +106,7 @@ function start(token) {
     refocus: () => workspace.focusActive(),
   });
   const toolbar = new Toolbar($("toolbar"), { workspace, commander, sizing, osc52 });
+  new ToolbarMenu($("toolbar-menu"), $("toolbar"));
   const overview = new Overview({
     root: $("overview"),
     list: $("overview-list"),

@@ -59,6 +59,13 @@ def open_page(new_page: Any, server: Any, options: dict[str, Any]) -> Any:
     return page
 
 
+def tap_fit(page: Any) -> None:
+    """Fit, from the menu the toolbar folds into on a phone (test_phone.py)."""
+    if page.is_visible("#toolbar-menu"):
+        page.tap("#toolbar-menu")
+    page.tap("#fit-button")
+
+
 def cells_that_fit(page: Any) -> str:
     size: list[int] = page.evaluate(
         """() => {
@@ -120,7 +127,7 @@ def test_a_phone_that_looks_changes_no_size_and_one_that_fits_gives_it_back_when
     screenshot(phone, "sizes-phone-pinched")
 
     # "Fit": the window takes the phone's size, for the terminal too.
-    phone.tap("#fit-button")
+    tap_fit(phone)
     phone.wait_for_function(PRESSED, arg="true")
     claimed = cells_that_fit(phone)
     wait_until(lambda: window_size(tmux_server) == claimed, what=f"the phone's size {claimed}")
@@ -170,7 +177,7 @@ def test_a_phone_whose_connection_drops_keeps_its_claim(
 ) -> None:
     server = make_server(claim_grace=30)
     phone = open_page(new_page, server, PHONE)
-    phone.tap("#fit-button")
+    tap_fit(phone)
     phone.wait_for_function(PRESSED, arg="true")
     claimed = cells_that_fit(phone)
     wait_until(lambda: window_size(tmux_server) == claimed, what=f"the phone's size {claimed}")
@@ -208,7 +215,7 @@ def test_a_swipe_pans_a_window_wider_than_the_phone_and_switches_windows_otherwi
     # A tap while the pan still glides only stops it (as on a phone): wait
     # until it has come to rest.
     phone.wait_for_function(AT_REST, polling=100)
-    phone.tap("#fit-button")
+    tap_fit(phone)
     phone.wait_for_function(PRESSED, arg="true")
     phone.wait_for_function(FITS)
     swipe(phone, -150)
