@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from helpers import RunningServer, Session, TmuxServer, wait_until
 from pushservice import Browser, PushService
 from states_support import STATE_CONFIG, agent_command, new_pane, next_state
@@ -27,15 +26,6 @@ with open(out + ".tmp", "w") as f:
     json.dump(event, f)
 os.rename(out + ".tmp", out)
 """
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    service = PushService().start()
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 def recorder(tmp_path: Path) -> tuple[Path, Path]:

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,6 @@ from tmuxweb.auth import new_secret
 from tmuxweb.config import Config, Secret
 from tmuxweb.tokens import TokenStore
 from tmuxweb.webpush import KEY_FILE, SUBSCRIPTIONS_FILE, PushMessage, WebPush
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    service = PushService().start()
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 @pytest.fixture
