@@ -13,6 +13,7 @@ import { FilePanel } from "./files/panel.js";
 import { watchGestures } from "./gestures.js";
 import { KeyRow } from "./keyrow.js";
 import { KeyRowEditor } from "./keyroweditor.js";
+import { Composer } from "./composer.js";
 import { Notifications } from "./notifications.js";
 import { Osc52 } from "./osc52.js";
 import { Overview, startsOnOverview } from "./overview.js";
@@ -85,6 +86,7 @@ function start(token) {
     refocus: () => workspace.focusActive(),
   });
   new KeyRowEditor($("keyrow"), { refocus: () => workspace.focusActive() });
+  new Composer($("keyrow"), { paste: (t) => commander.paste(t), enter: () => commander.keys(["Enter"]), refocus: () => workspace.focusActive() });
   const files = new FilePanel(token, {
     panel: $("files-panel"),
     button: $("files-button"),

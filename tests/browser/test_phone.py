@@ -203,7 +203,7 @@ def test_every_key_of_the_key_row_reaches_the_pane(
     typed("c", b"c")
 
 
-ROW = "() => [...document.querySelectorAll('#keyrow button')].filter((b) => b.checkVisibility()).map((b) => b.textContent)"
+ROW = "() => [...document.querySelectorAll('#keyrow button:not(#composer-button):not(#keyrow-edit)')].filter((b) => b.checkVisibility()).map((b) => b.textContent)"
 
 
 def test_the_key_row_is_customised_and_remembered(new_page: Any, tmuxweb_server: Any, screenshot: Any) -> None:
@@ -226,3 +226,25 @@ def test_the_key_row_is_customised_and_remembered(new_page: Any, tmuxweb_server:
     to_terminal(page)
     assert page.evaluate(ROW) == row
     screenshot(page, "phone-keyrow-customised")
+
+
+def test_the_composer_sends_one_bracketed_paste_and_remembers_it(
+    new_page: Any, tmuxweb_server: Any, tmux_server: TmuxServer, tmp_path: Any, screenshot: Any
+) -> None:
+    script, log = tmp_path / "raw.py", tmp_path / "raw.log"
+    script.write_text(RAW_READER.replace("tty.setraw(0)", "tty.setraw(0); os.write(1, b'\\x1b[?2004h')"))
+    log.write_bytes(b"")
+    tmux_server.run("send-keys", "-t", "%0", "-l", f"python3 {script} {log}")
+    tmux_server.run("send-keys", "-t", "%0", "Enter")
+    wait_until(lambda: "READY" in tmux_server.run("capture-pane", "-p", "-t", "%0"), what="the raw reader")
+    page = phone_page(new_page, tmuxweb_server, "portrait-360")
+    to_terminal(page)
+    page.tap("#composer-button")
+    text = "Hello there, line one\nand line two"
+    page.fill("#composer-text", text)
+    assert page.get_attribute("#composer-text", "autocorrect") == "on"
+    screenshot(page, "phone-composer")
+    page.tap("#composer-send")
+    expected = b"\x1b[200~" + text.encode().replace(b"\n", b"\r") + b"\x1b[201~\r"
+    wait_until(lambda: log.read_bytes() == expected, what=f"one paste (got {log.read_bytes()!r})")
+    assert page.eval_on_selector_all("#composer-history option", "os => os.map((o) => o.value)") == ["", text]
