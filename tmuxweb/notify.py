@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from tmuxweb.config import Config, NotifyContent
+from tmuxweb.taskpool import TaskPool
 from tmuxweb.webpush import PushMessage, Urgency, WebPush, topic_of
 
 if TYPE_CHECKING:
@@ -254,8 +255,7 @@ class CommandRunner:
         self.timeout = timeout
         self._queue: deque[bytes] = deque(maxlen=queue)
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._pool = TaskPool(concurrency)
         self.dropped = 0
 
     def submit(self, event: bytes) -> None:
@@ -271,24 +271,16 @@ class CommandRunner:
                 await self._wake.wait()
                 self._wake.clear()
                 while self._queue:
-                    await self._slots.acquire()
-                    task = asyncio.create_task(self._run_one(self._queue.popleft()))
-                    # Keep a hard reference: the loop keeps weak ones.
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    await self._pool.spawn(self._run_one, self._queue.popleft())
         finally:
             # Shutdown: kill the running commands and reap them.
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._pool.close()
 
     async def _run_one(self, event: bytes) -> None:
         try:
             await self._execute(event)
         except Exception:
             log.exception("notify command %s failed", self.argv[0])
-        finally:
-            self._slots.release()
 
     async def _execute(self, event: bytes) -> None:
         try:

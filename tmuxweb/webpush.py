@@ -57,6 +57,7 @@ from starlette.routing import BaseRoute, Route
 
 from tmuxweb.config import Config
 from tmuxweb.errors import BadRequest, NotFound, TooManyRequests, UnsupportedMedia
+from tmuxweb.taskpool import TaskPool
 from tmuxweb.tokens import OWNER, Principal, TokenStore, default_store_path
 
 log = logging.getLogger("tmuxweb.push")
@@ -373,11 +374,10 @@ class WebPush:
         self._key: VapidKey | None = None
         self._queue: deque[PushMessage] = deque(maxlen=config.push_queue)
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(config.push_concurrency)
+        self._pool = TaskPool(config.push_concurrency)
         # One delivery at a time per subscription, in queue order (asyncio's
         # locks are fair): a `clear` never overtakes its notification.
         self._order: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self.dropped = 0
 
     @property
@@ -425,15 +425,9 @@ class WebPush:
                     while self._queue:
                         message = self._queue.popleft()
                         for sub in self._live():
-                            await self._slots.acquire()
-                            task = asyncio.create_task(self._deliver(client, sub, message))
-                            # Keep a hard reference: the loop keeps weak ones.
-                            self._tasks.add(task)
-                            task.add_done_callback(self._tasks.discard)
+                            await self._pool.spawn(self._deliver, client, sub, message)
             finally:
-                for task in list(self._tasks):
-                    task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self._pool.close()
 
     def _live(self) -> list[Subscription]:
         try:
@@ -462,8 +456,6 @@ class WebPush:
         except Exception:
             log.exception("push to %s failed", host)
             return
-        finally:
-            self._slots.release()
         if status in (404, 410):
             # RFC 8030 §7.3: the subscription has expired or was removed.
             self.store.remove(sub.endpoint)
