@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from helpers import RunningServer, Session, TmuxServer
 from pushservice import PushService
+
+
+@pytest.fixture
+def session(tmuxweb_server: RunningServer, tmux_server: TmuxServer) -> Iterator[Session]:
+    """A watcher of `main` (its stream and session token), once the shell
+    in %0 has drawn its prompt."""
+    tmux_server.wait_for_prompt()
+    s = Session(tmuxweb_server, tmuxweb_server.stream())
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import concurrent.futures
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,16 +16,6 @@ import pytest
 from helpers import RunningServer, Session, TmuxServer, wait_until
 
 HOSTILE = "a;b #{pane_id} $HOME ~ \"q\" 'q' \\ \x1b[31m end\x00\x7f é 🙂 \t;\n"
-
-
-@pytest.fixture
-def session(tmuxweb_server: RunningServer, tmux_server: TmuxServer) -> Iterator[Session]:
-    tmux_server.wait_for_prompt()
-    s = Session(tmuxweb_server, tmuxweb_server.stream())
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def record_raw(tmux: TmuxServer, pane: str, path: Path, size: int) -> None:

@@ -3,26 +3,14 @@ unknown fields with a 400 and runs nothing; the schema is served."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from helpers import MINIMAL_COMMANDS, RunningServer, Session, TmuxServer
 from tmuxweb import messages
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def session(tmuxweb_server: RunningServer, tmux_server: TmuxServer) -> Iterator[Session]:
-    tmux_server.wait_for_prompt()
-    s = Session(tmuxweb_server, tmuxweb_server.stream())
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def test_every_command_type_refuses_an_unknown_field(session: Session, tmux_server: TmuxServer) -> None:

@@ -5,7 +5,6 @@ bad input is 400; a pane of an unwatched session is 409."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,20 +14,10 @@ from tmuxweb.auth import new_secret
 from tmuxweb.tokens import TokenStore
 
 
-@pytest.fixture
-def session(tmuxweb_server: RunningServer, tmux_server: TmuxServer) -> Iterator[Session]:
-    tmux_server.run("set-option", "-g", "history-limit", "50000")
-    tmux_server.wait_for_prompt()
-    s = Session(tmuxweb_server, tmuxweb_server.stream())
-    try:
-        yield s
-    finally:
-        s.close()
-
-
 def fill(session: Session, tmux: TmuxServer, lines: int) -> str:
     """A new pane (history-limit applies to panes made after it is set)
     with `lines` lines, a needle, and `lines` more."""
+    tmux.run("set-option", "-g", "history-limit", "50000")
     pane = tmux.run("new-window", "-P", "-F", "#{pane_id}", "-t", "main").strip()
     tmux.wait_for_prompt(pane)
     wait_until(lambda: session.client.get("/api/search", params={"pane": pane, "q": "x"}).status_code == 200, what="the hub sees the pane")
