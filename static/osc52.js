@@ -34,7 +34,7 @@ export class Osc52 {
     if (this.hinted || !this.canWrite()) return;
     this.hinted = true;
     toast(`The program in pane ${pane} tried to copy to your clipboard; that is off. `
-      + "The \u2398 button in the toolbar lets programs copy.");
+      + "The Clip button in the toolbar lets programs copy.");
   }
 
   /** The toolbar button: flip the setting (never on a read-only connection). */
